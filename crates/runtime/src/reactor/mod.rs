@@ -1,0 +1,198 @@
+//! The reactor: epoll instances that turn fd readiness into task wake-ups
+//! (Go's `netpoll`).
+//!
+//! # Shape
+//!
+//! There is one [`Poller`] (an epoll fd plus an eventfd waker) per worker thread,
+//! and one more, the *background poller*, started lazily on its own thread for
+//! waits made outside any runtime (a plain `main`). An fd is registered once, in
+//! the poller of the first thread that has to wait on it; for a connection
+//! handled by one task that is the poller of that task's worker, so its events
+//! arrive on the worker that runs the task and the wake is a local queue push.
+//! A waiter on another thread still works: the owning poller's dispatch unparks
+//! it through its worker's inbox, or unparks the thread. ARCHITECTURE.md records
+//! why this shape was chosen over one shared epoll.
+//!
+//! # One turn
+//!
+//! [`Poller::poll`] = `epoll_wait` → decode → look tokens up in the registry under
+//! one lock (stale generations dropped) → `PollDesc::notify` collects waiters →
+//! locks released → unpark each waiter.
+
+pub mod poll_desc;
+pub mod registry;
+pub mod token;
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::stats;
+use crate::sys::epoll::{self, Epoll};
+use crate::sys::eventfd::EventFd;
+use crate::task::park::Unparker;
+use poll_desc::PollDesc;
+use token::{Token, WAKER};
+
+/// Source of poller ids, for trace lines.
+static NEXT_POLLER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One epoll instance and the eventfd that interrupts its wait.
+#[derive(Debug)]
+pub struct Poller {
+    /// The epoll instance; immutable after creation.
+    epoll: Epoll,
+    /// Wakes a thread blocked in `epoll_wait`; registered under [`WAKER`].
+    waker: EventFd,
+    /// A wake is pending (set by `wake`, cleared by the polling thread after
+    /// draining the eventfd), so bursts of wakes cost one `write(2)`.
+    woken: AtomicBool,
+    /// Cleared when the owning worker exits; fds registered here then re-register
+    /// elsewhere at their next wait.
+    alive: AtomicBool,
+    /// For trace lines.
+    id: u64,
+}
+
+/// Per-thread buffers a poller fills on each turn; owned by the polling thread.
+#[derive(Debug, Default)]
+pub(crate) struct PollBuffers {
+    events: Vec<libc::epoll_event>,
+    descs: Vec<(Arc<PollDesc>, bool, bool)>,
+    wake: Vec<Unparker>,
+}
+
+impl PollBuffers {
+    pub(crate) fn new() -> PollBuffers {
+        PollBuffers {
+            events: Vec::with_capacity(256),
+            descs: Vec::new(),
+            wake: Vec::new(),
+        }
+    }
+}
+
+impl Poller {
+    /// Opens an epoll instance with its waker registered.
+    pub(crate) fn new() -> io::Result<Arc<Poller>> {
+        let epoll = Epoll::new()?;
+        let waker = EventFd::new()?;
+        epoll.add_read(waker.as_raw_fd(), WAKER.0)?;
+        Ok(Arc::new(Poller {
+            epoll,
+            waker,
+            woken: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
+            id: NEXT_POLLER_ID.fetch_add(1, Ordering::Relaxed),
+        }))
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn kill(&self) {
+        self.alive.store(false, Ordering::Release);
+    }
+
+    fn register(&self, fd: RawFd, token: Token) -> io::Result<()> {
+        match self.epoll.add(fd, token.0) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+        self.epoll.delete(fd)
+    }
+
+    /// Interrupts a blocked [`poll`](Self::poll) from any thread (Go's `netpollBreak`).
+    pub(crate) fn wake(&self) {
+        if !self.woken.swap(true, Ordering::AcqRel) {
+            self.waker.wake();
+        }
+    }
+
+    /// One reactor turn: waits up to `timeout` and unparks every waiter of every
+    /// ready fd. Returns the number of fd events dispatched.
+    pub(crate) fn poll(
+        &self,
+        timeout: Option<Duration>,
+        buf: &mut PollBuffers,
+    ) -> io::Result<usize> {
+        self.epoll.wait(&mut buf.events, timeout)?;
+        stats::count(|c| c.epoll_waits.fetch_add(1, Ordering::Relaxed));
+        let mut fd_events = 0;
+        let events = buf.events.iter().map(epoll::decode).filter(|ev| {
+            if ev.token == WAKER.0 {
+                // Drain first, then clear: a wake racing with this clear is either
+                // seen as a new edge or finds `woken` set and the caller awake.
+                self.waker.drain();
+                self.woken.store(false, Ordering::Release);
+                false
+            } else {
+                fd_events += 1;
+                true
+            }
+        });
+        registry::lookup_batch(
+            events.map(|ev| (Token(ev.token), ev.readable, ev.writable)),
+            &mut buf.descs,
+        );
+        for (pd, r, w) in buf.descs.drain(..) {
+            pd.notify(r, w, &mut buf.wake);
+        }
+        if fd_events > 0 {
+            stats::count(|c| c.events.fetch_add(fd_events as u64, Ordering::Relaxed));
+        }
+        // Every descriptor lock is released here.
+        for u in buf.wake.drain(..) {
+            u.unpark();
+        }
+        Ok(fd_events)
+    }
+}
+
+/// The poller for waits made outside any runtime, with its thread started on first use.
+fn background_poller() -> io::Result<Arc<Poller>> {
+    static BACKGROUND: OnceLock<Arc<Poller>> = OnceLock::new();
+    if let Some(p) = BACKGROUND.get() {
+        return Ok(p.clone());
+    }
+    let poller = Poller::new()?;
+    let mut started = false;
+    let p = BACKGROUND.get_or_init(|| {
+        started = true;
+        poller
+    });
+    if started {
+        let p2 = p.clone();
+        std::thread::Builder::new()
+            .name("netpark-netpoll".into())
+            .spawn(move || {
+                let mut buf = PollBuffers::new();
+                loop {
+                    if let Err(e) = p2.poll(None, &mut buf) {
+                        log::error!("netpark: background poller failed: {e}");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            })?;
+    }
+    Ok(p.clone())
+}
+
+/// The poller a new registration on this thread goes to: the current worker's,
+/// or the background poller on a plain thread.
+pub(crate) fn current_poller() -> io::Result<Arc<Poller>> {
+    match crate::scheduler::current_worker_poller() {
+        Some(p) => Ok(p),
+        None => background_poller(),
+    }
+}

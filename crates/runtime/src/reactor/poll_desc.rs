@@ -1,0 +1,332 @@
+//! `PollDesc`: the per-fd record of who waits for readiness (Go's `pollDesc`).
+//!
+//! # The waiter slot (Go's `rg` / `wg`)
+//!
+//! Each direction has one slot, guarded by the descriptor's lock:
+//!
+//! ```text
+//!              notify (reactor: event)                wait() sees ready
+//!    ┌─────┐ ─────────────────────────► ┌───────┐ ─────────────────────► ┌─────┐
+//!    │ nil │                            │ ready │     (consumed; the     │ nil │
+//!    └─────┘ ◄───────────────────────── └───────┘      caller retries)   └─────┘
+//!      │  ▲     prepare() (before the syscall: Go's pollReset)
+//!      │  │
+//!      │  │ waiter wakes for a timer, cancel or a deadline change and removes
+//!      │  │ itself; or notify takes every waiter and sets ready
+//!      ▼  │
+//!   ┌─────────────────┐
+//!   │ waiting [u, …]  │  wait(): the caller's Unparker is pushed, then it parks
+//!   └─────────────────┘
+//!
+//!   evict (close/unblock, any thread): closing = true, every waiter of both
+//!   slots is taken and woken; each then fails with ErrClosed, and so does every
+//!   later prepare() and wait().
+//! ```
+//!
+//! Go's slot holds one goroutine and throws on a second ("double wait") because
+//! `fdMutex` serialises readers. Ours holds a short list, so two tasks blocked on
+//! one direction of one fd both wake and retry their syscall.
+//!
+//! Readiness that arrives before the task parks is not lost: notify leaves
+//! `ready` set, and `wait` consumes it without parking. A waiter that was taken
+//! out of the list by notify returns even when another waiter consumed `ready`
+//! first, so every woken waiter retries its syscall once.
+//!
+//! **Never wake while holding a lock:** `notify` and `evict` collect the taken
+//! waiters and unpark them after the guard is dropped.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use super::token::Token;
+use super::{registry, Poller};
+use crate::error;
+use crate::task::park::{self, Unparker, WaitReason};
+
+/// Which direction of an fd an operation waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Waiting to read (or accept).
+    Read,
+    /// Waiting to write (or for a connect to finish).
+    Write,
+}
+
+/// One direction's waiter slot; see the module docs for its states.
+#[derive(Debug, Default)]
+struct Slot {
+    /// An event arrived that no waiter has consumed yet (Go's `pdReady`).
+    ready: bool,
+    /// Tasks or threads parked on this direction (Go's `pdWait`/G).
+    waiters: Vec<Unparker>,
+}
+
+impl Slot {
+    fn remove(&mut self, me: &Unparker) -> bool {
+        match self.waiters.iter().position(|u| u.same(me)) {
+            Some(i) => {
+                self.waiters.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Everything a `PollDesc` guards with its lock.
+#[derive(Debug, Default)]
+struct State {
+    /// Read waiters; written by wait/prepare (any thread) and notify (reactor).
+    read: Slot,
+    /// Write waiters; as `read`.
+    write: Slot,
+    /// Set once by `evict`; never cleared (Go's `closing`).
+    closing: bool,
+    /// Absolute read deadline; `None` means none (Go's `rd`, zero time = none).
+    read_deadline: Option<Instant>,
+    /// Absolute write deadline (Go's `wd`).
+    write_deadline: Option<Instant>,
+    /// The poller this fd is registered in, set at the first wait (lazily, so the
+    /// fd lands in the epoll of the worker that waits on it).
+    poller: Option<Arc<Poller>>,
+}
+
+impl State {
+    fn slot(&mut self, mode: Mode) -> &mut Slot {
+        match mode {
+            Mode::Read => &mut self.read,
+            Mode::Write => &mut self.write,
+        }
+    }
+
+    fn deadline(&self, mode: Mode) -> Option<Instant> {
+        match mode {
+            Mode::Read => self.read_deadline,
+            Mode::Write => self.write_deadline,
+        }
+    }
+
+    /// Go's `netpollcheckerr`: closed first, then an expired deadline.
+    fn check(&self, mode: Mode) -> io::Result<()> {
+        if self.closing {
+            return Err(error::closed());
+        }
+        match self.deadline(mode) {
+            Some(d) if d <= Instant::now() => Err(error::timed_out()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The readiness record of one fd (Go's `runtime.pollDesc`).
+///
+/// Created by [`PollDesc::open`] when a socket (or pipe) is made non-blocking,
+/// held by that socket, and freed by [`PollDesc::close`] right before `close(2)`.
+#[derive(Debug)]
+pub struct PollDesc {
+    /// The fd; immutable after open.
+    fd: RawFd,
+    /// Registry slot and generation; immutable after open.
+    token: Token,
+    /// Waiters, deadlines, closing flag and registration; see [`State`].
+    state: Mutex<State>,
+}
+
+impl PollDesc {
+    pub(crate) fn new(fd: RawFd, token: Token) -> PollDesc {
+        PollDesc {
+            fd,
+            token,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Allocates the descriptor of a non-blocking `fd` (Go's `poll_runtime_pollOpen`).
+    ///
+    /// The fd is added to an epoll instance lazily, at its first [`wait`](Self::wait).
+    ///
+    /// # Errors
+    ///
+    /// Fails only when the registry is full (2^32 live descriptors).
+    pub fn open(fd: RawFd) -> io::Result<Arc<PollDesc>> {
+        registry::insert(fd)
+    }
+
+    /// The fd this descriptor watches.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The registry token (slot and generation).
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// Readies a direction for a syscall (Go's `poll_runtime_pollReset`).
+    ///
+    /// Clears a stale `ready` so that the syscall that follows, not an old event,
+    /// decides whether to park.
+    ///
+    /// # Errors
+    ///
+    /// [`error::closed`] after evict, [`error::timed_out`] past the deadline.
+    pub fn prepare(&self, mode: Mode) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.check(mode)?;
+        st.slot(mode).ready = false;
+        Ok(())
+    }
+
+    /// Parks the caller until `mode` may be ready (Go's `poll_runtime_pollWait`).
+    ///
+    /// Works from a task (the task parks) and from a plain thread (the thread
+    /// parks). Returns `Ok` when the caller should retry its syscall.
+    ///
+    /// # Errors
+    ///
+    /// [`error::closed`] when the fd is closed or unblocked meanwhile,
+    /// [`error::timed_out`] when the deadline passes, [`error::cancelled`] when the
+    /// task is cancelled, and the `epoll_ctl` error when the fd cannot be
+    /// registered (a regular file, for example).
+    pub fn wait(&self, mode: Mode) -> io::Result<()> {
+        let me = park::current_unparker();
+        let mut st = self.state.lock();
+        let mut waited = false;
+        loop {
+            if let Err(e) = st.check(mode) {
+                st.slot(mode).remove(&me);
+                return Err(e);
+            }
+            let slot = st.slot(mode);
+            if slot.ready {
+                slot.ready = false;
+                slot.remove(&me);
+                return Ok(());
+            }
+            if waited && !slot.waiters.iter().any(|u| u.same(&me)) {
+                // notify took us out of the list: an event arrived and another
+                // waiter consumed `ready`. Retry the syscall.
+                return Ok(());
+            }
+            if !waited {
+                self.ensure_registered(&mut st)?;
+                st.slot(mode).waiters.push(me.clone());
+            }
+            let deadline = st.deadline(mode);
+            let reason = match mode {
+                Mode::Read => WaitReason::Read(self.fd),
+                Mode::Write => WaitReason::Write(self.fd),
+            };
+            drop(st);
+            let parked = park::park(reason, deadline);
+            st = self.state.lock();
+            if let Err(e) = parked {
+                st.slot(mode).remove(&me);
+                return Err(e);
+            }
+            waited = true;
+        }
+    }
+
+    /// Adds the fd to the caller's poller unless it sits in a live one already.
+    fn ensure_registered(&self, st: &mut State) -> io::Result<()> {
+        if st.poller.as_ref().is_some_and(|p| p.is_alive()) {
+            return Ok(());
+        }
+        let poller = super::current_poller()?;
+        poller.register(self.fd, self.token)?;
+        trace!(
+            "register fd {} token {:#x} in poller {}",
+            self.fd,
+            self.token.0,
+            poller.id()
+        );
+        st.poller = Some(poller);
+        Ok(())
+    }
+
+    /// Sets, moves or clears a deadline (Go's `poll_runtime_pollSetDeadline`).
+    ///
+    /// `None` clears it; a deadline in the past makes pending and later waits in
+    /// that direction fail with `TimedOut` until it is moved. Tasks blocked now
+    /// wake and re-read it, so extending a deadline while blocked works.
+    pub fn set_deadline(&self, read: bool, write: bool, deadline: Option<Instant>) {
+        let mut wake = Vec::new();
+        {
+            let mut st = self.state.lock();
+            if read {
+                st.read_deadline = deadline;
+                wake.extend(st.read.waiters.iter().cloned());
+            }
+            if write {
+                st.write_deadline = deadline;
+                wake.extend(st.write.waiters.iter().cloned());
+            }
+        }
+        // Guard dropped: never wake while holding a lock.
+        for u in wake {
+            u.unpark();
+        }
+    }
+
+    /// Called by the reactor for an event: sets `ready` and takes the waiters of
+    /// each ready direction into `out` (Go's `netpollready`/`netpollunblock`).
+    pub(crate) fn notify(&self, readable: bool, writable: bool, out: &mut Vec<Unparker>) {
+        let mut st = self.state.lock();
+        if readable {
+            st.read.ready = true;
+            out.append(&mut st.read.waiters);
+        }
+        if writable {
+            st.write.ready = true;
+            out.append(&mut st.write.waiters);
+        }
+    }
+
+    /// Marks the descriptor closing and wakes every waiter with
+    /// "use of closed network connection" (Go's `poll_runtime_pollUnblock`).
+    ///
+    /// Idempotent. Later `prepare` and `wait` calls fail the same way.
+    pub fn evict(&self) {
+        let woken = {
+            let mut st = self.state.lock();
+            st.closing = true;
+            let mut w = std::mem::take(&mut st.read.waiters);
+            w.append(&mut st.write.waiters);
+            w
+        };
+        trace!("evict fd {}: waking {} waiter(s)", self.fd, woken.len());
+        // Guard dropped: never wake while holding a lock.
+        for u in woken {
+            u.unpark();
+        }
+    }
+
+    /// Whether [`evict`](Self::evict) has run.
+    pub fn is_closing(&self) -> bool {
+        self.state.lock().closing
+    }
+
+    /// Removes the fd from its epoll and frees the registry slot (Go's
+    /// `poll_runtime_pollClose`). Call after `evict`, once no operation is inside
+    /// a syscall on the fd, and before `close(2)`.
+    pub fn close(&self) {
+        let poller = {
+            let mut st = self.state.lock();
+            st.closing = true;
+            st.poller.take()
+        };
+        if let Some(p) = poller {
+            if p.is_alive() {
+                // ENOENT/EBADF here only mean the registration is already gone.
+                let _ = p.deregister(self.fd);
+            }
+        }
+        trace!("close fd {} token {:#x}", self.fd, self.token.0);
+        registry::remove(self.token);
+    }
+}

@@ -1,0 +1,74 @@
+//! The registry: one [`PollDesc`] per open fd, in a `slab`, found by [`Token`].
+//!
+//! Go keeps its `pollDesc`s in a type-stable `pollCache` and puts a tagged pointer
+//! in the epoll data. We keep `Arc<PollDesc>` in a slab behind one lock and put
+//! the token in the epoll data, so the token→slot lookup needs no unsafe code. The
+//! reactor takes the lock once per `epoll_wait` batch, not once per event, and the
+//! I/O path never takes it: a socket holds its own `Arc<PollDesc>`.
+//!
+//! **Invariant:** a slot's generation never repeats while it is filled; an event
+//! whose token does not match the slot's current token is stale and dropped.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use slab::Slab;
+
+use super::poll_desc::PollDesc;
+use super::token::Token;
+
+/// Every live `PollDesc` in the process; written under this lock by open and close,
+/// read under it by the reactor's dispatch.
+static REGISTRY: Mutex<Slab<Arc<PollDesc>>> = Mutex::new(Slab::new());
+
+/// Source of generations; bumped for every fill of a slot.
+static GENERATION: AtomicU32 = AtomicU32::new(1);
+
+/// Fills a slot for `fd` and returns its descriptor.
+pub(crate) fn insert(fd: RawFd) -> io::Result<Arc<PollDesc>> {
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+    let mut slab = REGISTRY.lock();
+    let entry = slab.vacant_entry();
+    if entry.key() >= u32::MAX as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            "netpark: fd registry is full",
+        ));
+    }
+    let pd = Arc::new(PollDesc::new(fd, Token::new(entry.key(), generation)));
+    entry.insert(pd.clone());
+    Ok(pd)
+}
+
+/// Frees the slot of `token` if it still holds that registration.
+pub(crate) fn remove(token: Token) {
+    let mut slab = REGISTRY.lock();
+    if slab
+        .get(token.index())
+        .is_some_and(|pd| pd.token() == token)
+    {
+        slab.remove(token.index());
+    }
+}
+
+/// Looks up every token of a batch under one lock; stale tokens are dropped.
+pub(crate) fn lookup_batch(
+    tokens: impl Iterator<Item = (Token, bool, bool)>,
+    out: &mut Vec<(Arc<PollDesc>, bool, bool)>,
+) {
+    let slab = REGISTRY.lock();
+    for (token, r, w) in tokens {
+        match slab.get(token.index()) {
+            Some(pd) if pd.token() == token => out.push((pd.clone(), r, w)),
+            _ => trace!("drop stale event for token {:#x}", token.0),
+        }
+    }
+}
+
+/// How many fds are registered now (for tests and stats).
+pub fn registered_count() -> usize {
+    REGISTRY.lock().len()
+}

@@ -1,0 +1,35 @@
+//! `Token`: what `epoll_event.data` carries, and how stale events are rejected.
+//!
+//! A token packs the registry slab index (low 32 bits) and a generation (high
+//! 32 bits) taken from a process-wide counter when the slot is filled. When an fd
+//! is closed its slot is freed; the kernel may hand the same fd number to a new
+//! socket, and the slab may hand the same index to a new `PollDesc`, but the
+//! generation differs. An event still queued for the old registration carries
+//! the old generation, and [`super::registry`] drops it instead of waking
+//! whoever now owns the slot (Go's `fdseq` tag in `netpoll_epoll.go`).
+//!
+//! The generation counter wraps after 2^32 registrations; a stale event would
+//! have to survive that many opens and land on the same index to be misread.
+
+/// Token of a registered fd: slab index plus generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Token(pub(crate) u64);
+
+/// The reserved token of each poller's eventfd waker; never a registry slot.
+pub(crate) const WAKER: Token = Token(u64::MAX);
+
+impl Token {
+    /// Packs an index and a generation.
+    pub(crate) fn new(index: usize, generation: u32) -> Token {
+        debug_assert!(
+            index < u32::MAX as usize,
+            "registry index overflows a token"
+        );
+        Token(((generation as u64) << 32) | index as u64)
+    }
+
+    /// The slab index.
+    pub(crate) fn index(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+}

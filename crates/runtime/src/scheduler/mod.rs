@@ -1,0 +1,651 @@
+//! The scheduler: N worker threads, each with its own run queue and poller
+//! (Go's Ps and Ms, one M per P, with no M handoff).
+//!
+//! # Queues of one worker
+//!
+//! | queue | holds | touched by |
+//! |---|---|---|
+//! | `runnext` | the newest task spawned here (unstarted) | owner only |
+//! | `queue` | woken and yielded tasks, and tasks from the inbox | owner only |
+//! | `stealable` | older unstarted spawns | owner, idle peers (steal), monitor |
+//! | `inbox` | wakes and spawns from other threads | any thread sends, owner receives |
+//!
+//! A spawn from a worker goes to `runnext` (run as soon as the spawner blocks, as
+//! Go and tokio do), pushing the previous `runnext` to `stealable` and waking an
+//! idle peer to steal it, so an accept loop that spawns a burst spreads the
+//! burst over every worker. Started tasks never move.
+//!
+//! **Architecture Invariant:** a started task is only ever resumed by its owner
+//! worker. A wake from another thread is a message in the owner's inbox plus an
+//! eventfd write if the owner sleeps in `epoll_wait`.
+
+mod monitor;
+mod worker;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use slab::Slab;
+
+use crate::reactor::Poller;
+use crate::stats;
+use crate::task::park::WaitReason;
+use crate::task::stack::Stack;
+use crate::task::{self, JoinError, JoinHandle, Task};
+use crate::time::timers::{TimerKey, Timers};
+
+/// Default usable stack size of a task: 256 KiB of address space, committed
+/// page by page as it is touched.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Default time a task may hold its worker before the monitor warns.
+pub const DEFAULT_STUCK_THRESHOLD: Duration = Duration::from_millis(10);
+
+/// Finished stacks a worker keeps for reuse.
+const STACK_POOL_MAX: usize = 1024;
+
+/// A task that has never run: its function and stack travel with it.
+pub(crate) struct NewTask {
+    pub(crate) task: Arc<Task>,
+    pub(crate) body: Box<dyn FnOnce() + Send>,
+    pub(crate) stack: Stack,
+}
+
+/// An entry of a run queue.
+pub(crate) enum Runnable {
+    /// Start this task on the worker that pops it.
+    New(NewTask),
+    /// Resume this started task (only ever on its owner).
+    Resume(Arc<Task>),
+}
+
+/// The part of a worker other threads see.
+#[derive(Debug)]
+pub struct WorkerShared {
+    /// Position in `RuntimeShared::workers`; immutable.
+    pub(crate) index: usize,
+    /// Sending side of the inbox; any thread.
+    inbox_tx: Sender<Runnable>,
+    /// Receiving side; only the owner worker receives.
+    inbox_rx: Receiver<Runnable>,
+    /// The worker's epoll + waker; polled only by the owner.
+    pub(crate) poller: Arc<Poller>,
+    /// Unstarted tasks peers may steal; short critical sections only.
+    stealable: Mutex<VecDeque<NewTask>>,
+    /// The owner is in (or about to enter) a blocking `epoll_wait`; written by the
+    /// owner, read by wakers to decide whether to write the eventfd (SeqCst pair).
+    sleeping: AtomicBool,
+    /// Id of the task running now, 0 when none; written by the owner, read by the monitor.
+    running: AtomicU64,
+    /// Count of task resumes; written by the owner, read by the monitor.
+    switches: AtomicU64,
+}
+
+impl std::fmt::Debug for NewTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewTask")
+            .field("id", &self.task.id)
+            .finish()
+    }
+}
+
+impl WorkerShared {
+    /// Queues `r` in the inbox and wakes the worker if it sleeps.
+    fn send(&self, r: Runnable) {
+        // A closed inbox means the worker has exited at shutdown; the task is dropped.
+        let _ = self.inbox_tx.send(r);
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.poller.wake();
+        }
+    }
+}
+
+/// Everything the workers of one runtime share.
+#[derive(Debug)]
+pub(crate) struct RuntimeShared {
+    /// Process-unique id; immutable.
+    id: u64,
+    /// Thread name prefix; immutable.
+    name: String,
+    /// The workers; immutable after build.
+    pub(crate) workers: Vec<Arc<WorkerShared>>,
+    /// Default stack size of tasks; immutable.
+    stack_size: usize,
+    /// Time a task may hold a worker before the monitor warns; immutable.
+    stuck_threshold: Duration,
+    /// Round-robin cursor for spawns from outside the runtime.
+    next_worker: AtomicUsize,
+    /// Set once by shutdown.
+    shutdown: AtomicBool,
+    /// Every live task (for dump and shutdown); insert at spawn, remove at finish.
+    tasks: Mutex<Slab<Arc<Task>>>,
+}
+
+/// Every runtime alive in the process, for `dump()`.
+static RUNTIMES: Mutex<Vec<Weak<RuntimeShared>>> = Mutex::new(Vec::new());
+static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The owner-only state of a worker, reachable from its tasks through a thread-local.
+pub(crate) struct Local {
+    pub(crate) shared: Arc<RuntimeShared>,
+    pub(crate) me: Arc<WorkerShared>,
+    /// Newest unstarted spawn.
+    runnext: RefCell<Option<NewTask>>,
+    /// Runnable tasks, FIFO.
+    queue: RefCell<VecDeque<Runnable>>,
+    /// Sleeps and deadlines of this worker's tasks.
+    timers: RefCell<Timers>,
+    /// Finished default-size stacks for reuse.
+    stacks: RefCell<Vec<Stack>>,
+    /// The task running now.
+    current: RefCell<Option<Arc<Task>>>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+    /// Set while a worker unwinds its remaining tasks at shutdown.
+    static FORCED_UNWIND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn with_local<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
+    LOCAL.with(|l| f(l.borrow().as_deref()))
+}
+
+pub(crate) fn forced_unwind() -> bool {
+    FORCED_UNWIND.with(|f| f.get())
+}
+
+/// The task running on this thread, if any.
+pub(crate) fn current_task() -> Option<Arc<Task>> {
+    with_local(|l| l.and_then(|l| l.current.borrow().clone()))
+}
+
+/// The poller of this worker thread, if this is a worker.
+pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
+    with_local(|l| l.map(|l| l.me.poller.clone()))
+}
+
+/// Makes a parked task runnable on its owner (called by `unpark`).
+pub(crate) fn schedule(task: Arc<Task>) {
+    let owner = task
+        .owner
+        .get()
+        .expect("netpark: scheduling a task that never started")
+        .clone();
+    task.state.store(task::RUNNABLE, Ordering::Relaxed);
+    let task = with_local(|l| match l {
+        Some(l) if Arc::ptr_eq(&l.me, &owner) => {
+            l.queue.borrow_mut().push_back(Runnable::Resume(task));
+            None
+        }
+        _ => Some(task),
+    });
+    if let Some(task) = task {
+        owner.send(Runnable::Resume(task));
+    }
+}
+
+/// Arms a timer that unparks `task` at `when`; only on the task's own worker.
+pub(crate) fn add_timer(when: Instant, task: Arc<Task>) -> TimerKey {
+    with_local(|l| {
+        l.expect("netpark: timer outside a worker")
+            .timers
+            .borrow_mut()
+            .insert(when, task)
+    })
+}
+
+/// Disarms a timer (no-op if it fired).
+pub(crate) fn remove_timer(key: TimerKey) {
+    with_local(|l| {
+        if let Some(l) = l {
+            l.timers.borrow_mut().remove(key);
+        }
+    })
+}
+
+/// Spawns `body` on `shared` (the engine of every spawn function).
+pub(crate) fn spawn_raw(
+    shared: &Arc<RuntimeShared>,
+    name: Option<String>,
+    stack_size: Option<usize>,
+    body: Box<dyn FnOnce() + Send>,
+) -> io::Result<Arc<Task>> {
+    if shared.shutdown.load(Ordering::Acquire) {
+        return Err(io::Error::other("netpark: runtime is shut down"));
+    }
+    let size = stack_size.unwrap_or(shared.stack_size);
+    let pooled = with_local(|l| match l {
+        Some(l) if Arc::ptr_eq(&l.shared, shared) && size == shared.stack_size => {
+            l.stacks.borrow_mut().pop()
+        }
+        _ => None,
+    });
+    let stack = match pooled {
+        Some(s) => s,
+        None => Stack::new(size)?,
+    };
+    let task = {
+        let mut tasks = shared.tasks.lock();
+        let entry = tasks.vacant_entry();
+        let task = Arc::new(Task::new(name, stack.size(), entry.key()));
+        entry.insert(task.clone());
+        task
+    };
+    stats::count(|c| c.tasks_spawned.fetch_add(1, Ordering::Relaxed));
+    trace!("spawn task {} ({:?})", task.id, task.name);
+    let nt = NewTask {
+        task: task.clone(),
+        body,
+        stack,
+    };
+    let nt = with_local(|l| match l {
+        Some(l) if Arc::ptr_eq(&l.shared, shared) => {
+            let displaced = l.runnext.borrow_mut().replace(nt);
+            if let Some(old) = displaced {
+                l.me.stealable.lock().push_back(old);
+                shared.wake_idle_peer(l.me.index);
+            }
+            None
+        }
+        _ => Some(nt),
+    });
+    if let Some(nt) = nt {
+        let i = shared.next_worker.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
+        shared.workers[i].send(Runnable::New(nt));
+    }
+    Ok(task)
+}
+
+impl RuntimeShared {
+    /// Wakes one sleeping worker other than `except`, so it can steal.
+    fn wake_idle_peer(&self, except: usize) {
+        if let Some(w) = self
+            .workers
+            .iter()
+            .find(|w| w.index != except && w.sleeping.load(Ordering::SeqCst))
+        {
+            w.poller.wake();
+        }
+    }
+
+    fn dump_into(&self, out: &mut String) {
+        let tasks: Vec<Arc<Task>> = self.tasks.lock().iter().map(|(_, t)| t.clone()).collect();
+        let _ = writeln!(
+            out,
+            "runtime {} \"{}\": {} worker(s), {} live task(s)",
+            self.id,
+            self.name,
+            self.workers.len(),
+            tasks.len()
+        );
+        for t in tasks {
+            let _ = write!(out, "task {}", t.id);
+            if let Some(n) = &t.name {
+                let _ = write!(out, " \"{n}\"");
+            }
+            let state = match t.state.load(Ordering::Relaxed) {
+                task::RUNNING => "running",
+                task::PARKED_STATE => "parked",
+                task::DONE => "done",
+                _ if t.owner.get().is_none() => "runnable (not started)",
+                _ => "runnable",
+            };
+            let _ = write!(out, " [{state}]");
+            if let Some(w) = t.owner.get() {
+                let _ = write!(out, " on worker {}", w.index);
+            }
+            if t.state.load(Ordering::Relaxed) == task::PARKED_STATE {
+                match t.wait_reason() {
+                    Some(WaitReason::Read(fd)) => {
+                        let _ = write!(out, ", waiting: read fd {fd}");
+                    }
+                    Some(WaitReason::Write(fd)) => {
+                        let _ = write!(out, ", waiting: write fd {fd}");
+                    }
+                    Some(WaitReason::Sleep(until)) => {
+                        let left = until.saturating_duration_since(Instant::now());
+                        let _ = write!(out, ", waiting: sleep until +{left:?}");
+                    }
+                    Some(WaitReason::Join(id)) => {
+                        let _ = write!(out, ", waiting: join task {id}");
+                    }
+                    Some(WaitReason::Sync) => {
+                        let _ = write!(out, ", waiting: lock or channel");
+                    }
+                    Some(WaitReason::Other) | None => {
+                        let _ = write!(out, ", waiting: unpark");
+                    }
+                }
+            }
+            if t.cancelled.load(Ordering::Relaxed) {
+                let _ = write!(out, " (cancelled)");
+            }
+            out.push('\n');
+        }
+    }
+}
+
+/// Lists every live task of every runtime with its state and what it waits on
+/// (Go's goroutine dump).
+///
+/// ```text
+/// runtime 1 "netpark": 2 worker(s), 3 live task(s)
+/// task 1 "main" [parked] on worker 0, waiting: join task 2
+/// task 2 "conn" [parked] on worker 1, waiting: read fd 7
+/// task 3 [parked] on worker 0, waiting: sleep until +4.99s
+/// ```
+pub fn dump() -> String {
+    let runtimes: Vec<Arc<RuntimeShared>> =
+        RUNTIMES.lock().iter().filter_map(Weak::upgrade).collect();
+    let mut out = String::new();
+    for rt in runtimes {
+        rt.dump_into(&mut out);
+    }
+    out
+}
+
+/// Configures a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    workers: usize,
+    stack_size: usize,
+    name: String,
+    stuck_threshold: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            workers: thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            stack_size: DEFAULT_STACK_SIZE,
+            name: "netpark".to_string(),
+            stuck_threshold: DEFAULT_STUCK_THRESHOLD,
+        }
+    }
+}
+
+impl Builder {
+    /// Number of worker threads (default: available cores; at least 1).
+    pub fn workers(mut self, n: usize) -> Builder {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// Default usable stack size of tasks, in bytes (default [`DEFAULT_STACK_SIZE`]).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Thread name prefix (default `netpark`).
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = name.into();
+        self
+    }
+
+    /// How long a task may hold its worker before the monitor logs a warning
+    /// (default [`DEFAULT_STUCK_THRESHOLD`]).
+    pub fn stuck_threshold(mut self, d: Duration) -> Builder {
+        self.stuck_threshold = d;
+        self
+    }
+
+    /// Starts the workers and the monitor.
+    ///
+    /// # Errors
+    ///
+    /// The OS error when an epoll instance, an eventfd or a thread cannot be made.
+    pub fn build(self) -> io::Result<Runtime> {
+        task::stack::install_overflow_handler();
+        let mut workers = Vec::with_capacity(self.workers);
+        for index in 0..self.workers {
+            let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
+            workers.push(Arc::new(WorkerShared {
+                index,
+                inbox_tx,
+                inbox_rx,
+                poller: Poller::new()?,
+                stealable: Mutex::new(VecDeque::new()),
+                sleeping: AtomicBool::new(false),
+                running: AtomicU64::new(0),
+                switches: AtomicU64::new(0),
+            }));
+        }
+        let shared = Arc::new(RuntimeShared {
+            id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
+            name: self.name.clone(),
+            workers,
+            stack_size: self.stack_size,
+            stuck_threshold: self.stuck_threshold,
+            next_worker: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            tasks: Mutex::new(Slab::new()),
+        });
+        {
+            let mut all = RUNTIMES.lock();
+            all.retain(|w| w.strong_count() > 0);
+            all.push(Arc::downgrade(&shared));
+        }
+        let mut threads = Vec::new();
+        for index in 0..self.workers {
+            let s = shared.clone();
+            let t = thread::Builder::new()
+                .name(format!("{}-worker-{index}", self.name))
+                .spawn(move || worker::run(s, index));
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    shutdown(&shared, threads, None);
+                    return Err(e);
+                }
+            }
+        }
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
+        let s = shared.clone();
+        let monitor = thread::Builder::new()
+            .name(format!("{}-monitor", self.name))
+            .spawn(move || monitor::run(s, stop_rx))?;
+        Ok(Runtime {
+            handle: Handle { shared },
+            threads,
+            monitor: Some((monitor, stop_tx)),
+        })
+    }
+}
+
+/// A handle to a runtime: spawn onto it from any thread. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<RuntimeShared>,
+}
+
+impl Handle {
+    /// The runtime of the calling worker thread, if it is one.
+    pub fn try_current() -> Option<Handle> {
+        with_local(|l| {
+            l.map(|l| Handle {
+                shared: l.shared.clone(),
+            })
+        })
+    }
+
+    /// Spawns a task on this runtime, from any thread.
+    ///
+    /// # Panics
+    ///
+    /// When no stack can be mapped or the runtime has shut down; use
+    /// [`task::Builder::spawn_on`] to get the error instead.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match task::Builder::new().spawn_on(self, f) {
+            Ok(h) => h,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.workers.len()
+    }
+
+    /// Lists this runtime's live tasks (see [`dump`]).
+    pub fn dump(&self) -> String {
+        let mut s = String::new();
+        self.shared.dump_into(&mut s);
+        s
+    }
+}
+
+/// A set of worker threads running tasks, with their pollers and a monitor.
+///
+/// Several runtimes may live in one process. Dropping a runtime shuts it down.
+#[derive(Debug)]
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
+    monitor: Option<(thread::JoinHandle<()>, Sender<()>)>,
+}
+
+impl Runtime {
+    /// A builder with defaults: one worker per core, 256 KiB stacks.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A runtime with the defaults.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
+    pub fn new() -> io::Result<Runtime> {
+        Builder::default().build()
+    }
+
+    /// The runtime's handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Spawns a task (see [`Handle::spawn`]).
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.spawn(f)
+    }
+
+    /// Runs `f` as a task and blocks the calling thread until it returns.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic of `f`; panics when called from inside a task (that
+    /// would block a worker: spawn and join instead).
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        assert!(
+            with_local(|l| l.is_none()),
+            "netpark: block_on called from a runtime worker; use spawn(...).join() inside tasks"
+        );
+        match task::Builder::new().name("main").spawn_on(&self.handle, f) {
+            Ok(h) => match h.join() {
+                Ok(v) => v,
+                Err(JoinError::Panicked(p)) => std::panic::resume_unwind(p),
+                Err(e) => panic!("netpark: block_on: {e}"),
+            },
+            Err(e) => panic!("netpark: block_on: {e}"),
+        }
+    }
+
+    /// Stops the runtime: workers exit, tasks still parked are unwound (their
+    /// destructors run, so their sockets close), and joiners of unfinished tasks
+    /// get [`JoinError::Shutdown`].
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let threads = std::mem::take(&mut self.threads);
+        shutdown(&self.handle.shared, threads, self.monitor.take());
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn shutdown(
+    shared: &Arc<RuntimeShared>,
+    threads: Vec<thread::JoinHandle<()>>,
+    monitor: Option<(thread::JoinHandle<()>, Sender<()>)>,
+) {
+    shared.shutdown.store(true, Ordering::Release);
+    for w in &shared.workers {
+        w.poller.wake();
+    }
+    let me = thread::current().id();
+    for t in threads {
+        if t.thread().id() != me {
+            let _ = t.join();
+        }
+    }
+    if let Some((m, stop)) = monitor {
+        let _ = stop.send(());
+        let _ = m.join();
+    }
+    for w in &shared.workers {
+        w.stealable.lock().clear();
+        while w.inbox_rx.try_recv().is_ok() {}
+        w.poller.kill();
+    }
+    // Tasks that never finished: wake their joiners with no result.
+    let left: Vec<Arc<Task>> = shared.tasks.lock().drain().collect();
+    for t in left {
+        t.finish();
+    }
+}
+
+/// Starts a runtime with the defaults, runs `f` as its first task, shuts the
+/// runtime down and returns `f`'s value (Go's `main` with goroutines).
+///
+/// # Panics
+///
+/// When the runtime cannot start, and re-raises a panic of `f`.
+///
+/// # Examples
+///
+/// ```
+/// let answer = netpark_runtime::run(|| {
+///     let h = netpark_runtime::spawn(|| 21 * 2);
+///     h.join().unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = Runtime::new().unwrap_or_else(|e| panic!("netpark: cannot start the runtime: {e}"));
+    rt.block_on(f)
+}

@@ -1,0 +1,78 @@
+//! The monitor thread (Go's `sysmon`): notices a task holding its worker too long.
+//!
+//! Every half threshold it samples each worker's running task and switch count.
+//! A worker whose count has not moved for a whole threshold while a task runs is
+//! stuck in that task (a blocking syscall, a busy loop): the monitor logs a
+//! warning naming the task once, and wakes an idle peer so the stuck worker's
+//! unstarted tasks are stolen and run meanwhile. Started tasks never move.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use super::RuntimeShared;
+use crate::stats;
+
+struct Sample {
+    switches: u64,
+    since: Instant,
+    warned: bool,
+}
+
+pub(crate) fn run(shared: Arc<RuntimeShared>, stop: Receiver<()>) {
+    let threshold = shared.stuck_threshold;
+    let period = (threshold / 2).max(Duration::from_millis(1));
+    let now = Instant::now();
+    let mut samples: Vec<Sample> = shared
+        .workers
+        .iter()
+        .map(|_| Sample {
+            switches: 0,
+            since: now,
+            warned: false,
+        })
+        .collect();
+    while stop.recv_timeout(period).is_err() {
+        if shared.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        let now = Instant::now();
+        for (w, s) in shared.workers.iter().zip(samples.iter_mut()) {
+            let running = w.running.load(Ordering::Relaxed);
+            let switches = w.switches.load(Ordering::Relaxed);
+            if running == 0 || switches != s.switches {
+                *s = Sample {
+                    switches,
+                    since: now,
+                    warned: false,
+                };
+                continue;
+            }
+            let held = now - s.since;
+            if held >= threshold && !s.warned {
+                s.warned = true;
+                stats::count(|c| c.stuck_warnings.fetch_add(1, Ordering::Relaxed));
+                let name = shared
+                    .tasks
+                    .lock()
+                    .iter()
+                    .find(|(_, t)| t.id == running)
+                    .and_then(|(_, t)| t.name.clone());
+                log::warn!(
+                    "netpark: task {running}{} has held worker {} for {:?} without yielding; \
+                     a blocking call or a busy loop is stalling the tasks queued behind it",
+                    name.map(|n| format!(" \"{n}\"")).unwrap_or_default(),
+                    w.index,
+                    held
+                );
+                if !w.stealable.lock().is_empty() {
+                    shared.wake_idle_peer(w.index);
+                }
+            } else if s.warned && !w.stealable.lock().is_empty() {
+                shared.wake_idle_peer(w.index);
+            }
+        }
+    }
+}

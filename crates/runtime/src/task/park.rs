@@ -1,0 +1,196 @@
+//! `park` / `unpark`: the only way anything in netpark waits (Go's `gopark` /
+//! `goready`), for tasks and for plain threads alike.
+//!
+//! Any wait queue (an fd's waiter slot, a join, a lock, a timer) stores an
+//! [`Unparker`] for the waiter, drops its lock, and calls [`park`]; whoever
+//! satisfies the wait takes the `Unparker` out under its lock, drops the lock,
+//! and calls [`Unparker::unpark`]. A wake-up is a hint, not a promise: every
+//! caller of `park` re-checks its own condition in a loop, so spurious wake-ups
+//! (a timer, a deadline change, a cancel) are harmless.
+//!
+//! # The park token of a task (two-phase commit)
+//!
+//! ```text
+//!   state      who moves it                           to
+//!   ─────────  ─────────────────────────────────────  ──────────────────────────────
+//!   EMPTY      unpark (any thread): swap               NOTIFIED
+//!   EMPTY      worker, after the task switched away:   PARKED   (commit, Go's
+//!              CAS EMPTY→PARKED                                  netpollblockcommit)
+//!   NOTIFIED   park (the task itself): CAS             EMPTY    (returns without switching)
+//!   NOTIFIED   worker commit fails (CAS sees NOTIFIED) EMPTY    (task re-queued at once)
+//!   PARKED     unpark: swap → sees PARKED              NOTIFIED (and schedules the task)
+//!   NOTIFIED   the task, on resuming in park: store    EMPTY
+//! ```
+//!
+//! The interleavings, each covered by a test in `tests/park_unpark.rs`:
+//!
+//! 1. **Wake before park.** `unpark` runs before the task reaches `park`: the
+//!    token is NOTIFIED, `park` consumes it and returns without a switch.
+//! 2. **Wake during the switch.** `unpark` runs after the task decided to sleep
+//!    but before the worker committed: the commit CAS fails on NOTIFIED and the
+//!    worker re-queues the task; the wake is not lost.
+//! 3. **Wake after the commit.** `unpark` swaps PARKED→NOTIFIED and is the one
+//!    (and only one) that schedules the task; later unparks see NOTIFIED and do
+//!    nothing until the task runs.
+//!
+//! A task is only ever scheduled by the thread whose swap saw PARKED, so it is
+//! never queued twice, and never resumed while it is still on its own stack.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::{self, Thread};
+use std::time::Instant;
+
+use super::context::{self, Switch};
+use super::{Task, EMPTY, NOTIFIED, PARKED};
+use crate::{error, scheduler, stats};
+
+/// What a parked task is waiting for, shown by `netpark::dump()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitReason {
+    /// Readable fd.
+    Read(RawFd),
+    /// Writable fd.
+    Write(RawFd),
+    /// A timer.
+    Sleep(Instant),
+    /// Another task to finish (its id).
+    Join(u64),
+    /// A task-aware lock or channel.
+    Sync,
+    /// Anything else.
+    Other,
+}
+
+/// A handle that wakes one parked task or thread.
+#[derive(Debug, Clone)]
+pub struct Unparker(Inner);
+
+#[derive(Debug, Clone)]
+enum Inner {
+    Task(Arc<Task>),
+    Thread(Thread),
+}
+
+impl Unparker {
+    /// Wakes the waiter, or makes its next `park` return at once.
+    pub fn unpark(&self) {
+        match &self.0 {
+            Inner::Task(t) => unpark_task(t),
+            Inner::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// Whether both handles wake the same waiter.
+    pub fn same(&self, other: &Unparker) -> bool {
+        match (&self.0, &other.0) {
+            (Inner::Task(a), Inner::Task(b)) => Arc::ptr_eq(a, b),
+            (Inner::Thread(a), Inner::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
+}
+
+/// The `Unparker` of the caller: its task, or its thread outside a task.
+pub fn current_unparker() -> Unparker {
+    match scheduler::current_task() {
+        Some(t) => Unparker(Inner::Task(t)),
+        None => Unparker(Inner::Thread(thread::current())),
+    }
+}
+
+/// Wakes `task` (Go's `goready`): the unpark half of the protocol above.
+pub(crate) fn unpark_task(task: &Arc<Task>) {
+    if task.park.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
+        stats::count(|c| c.wakes.fetch_add(1, Ordering::Relaxed));
+        trace!("wake task {}", task.id);
+        scheduler::schedule(task.clone());
+    }
+}
+
+/// Suspends the caller until it is unparked or `deadline` passes (Go's `gopark`).
+///
+/// Inside a task the task switches away and its worker runs others; outside a
+/// task the thread parks. The return does not say why it woke: callers loop on
+/// their own condition.
+///
+/// # Errors
+///
+/// [`error::cancelled`] (`Interrupted`) when the task has been cancelled, before
+/// or during the wait. A task that keeps waiting after many cancellation errors
+/// (a loop that retries on `Interrupted`, as `read_exact` does) is unwound with
+/// a panic instead, so cancellation can never spin forever.
+pub fn park(reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
+    let Some(task) = scheduler::current_task() else {
+        match deadline {
+            None => thread::park(),
+            Some(d) => {
+                let now = Instant::now();
+                if d > now {
+                    thread::park_timeout(d - now);
+                }
+            }
+        }
+        return Ok(());
+    };
+    task.check_cancelled()?;
+    if task
+        .park
+        .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        // Interleaving 1: the wake came first.
+        return task.check_cancelled();
+    }
+    if deadline.is_some_and(|d| d <= Instant::now()) {
+        return Ok(());
+    }
+    task.set_wait(reason);
+    stats::count(|c| c.parks.fetch_add(1, Ordering::Relaxed));
+    trace!("park task {} on {:?}", task.id, reason);
+    let timer = deadline.map(|d| scheduler::add_timer(d, task.clone()));
+    context::suspend(Switch::Park);
+    if let Some(key) = timer {
+        scheduler::remove_timer(key);
+    }
+    task.park.store(EMPTY, Ordering::Release);
+    task.clear_wait();
+    task.check_cancelled()
+}
+
+/// Lets other tasks run; the caller goes to the back of its worker's queue.
+/// Outside a task it yields the thread.
+pub fn yield_now() {
+    if scheduler::current_task().is_some() {
+        context::suspend(Switch::Yield);
+    } else {
+        thread::yield_now();
+    }
+}
+
+/// Returns `Err` when the current task has been cancelled (always `Ok` outside a task).
+pub fn check_cancelled() -> io::Result<()> {
+    match scheduler::current_task() {
+        Some(t) => t.check_cancelled(),
+        None => Ok(()),
+    }
+}
+
+impl Task {
+    /// Err(cancelled) once cancelled; unwinds after too many (see [`park`]).
+    pub(crate) fn check_cancelled(&self) -> io::Result<()> {
+        if !self.cancelled.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        const MAX_CANCEL_ERRORS: u32 = 1000;
+        if self.cancel_errors.fetch_add(1, Ordering::Relaxed) >= MAX_CANCEL_ERRORS {
+            panic!(
+                "netpark: task {} kept waiting after {MAX_CANCEL_ERRORS} \"task cancelled\" errors; unwinding it",
+                self.id
+            );
+        }
+        Err(error::cancelled())
+    }
+}

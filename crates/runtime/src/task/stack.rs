@@ -1,0 +1,317 @@
+//! Task stacks: `mmap`'d, guard page below, committed lazily by the kernel, and the
+//! SIGSEGV handler that turns a guard-page hit into a message naming the task.
+//!
+//! This is one of the three unsafe islands (ARCHITECTURE.md, "Unsafe").
+//!
+//! # Layout
+//!
+//! ```text
+//!   low addr                                                  high addr
+//!   ┌────────────┬──────────────────────────────────────────────┐
+//!   │ guard page │ usable stack (PROT_READ|WRITE, MAP_NORESERVE) │ ← base (stack grows down)
+//!   └────────────┴──────────────────────────────────────────────┘
+//!   PROT_NONE: a write here raises SIGSEGV
+//! ```
+//!
+//! Pages are committed on first touch, so a 256 KiB stack that uses 8 KiB costs
+//! 8 KiB of memory. Workers keep finished stacks of the default size in a pool,
+//! so a spawn in the steady state makes no syscall. Rust emits stack probes for
+//! frames larger than a page, so a large frame cannot jump over the guard page.
+
+use std::cell::Cell;
+use std::io;
+use std::ptr;
+use std::sync::{Once, OnceLock};
+
+use corosensei::stack::{StackPointer, MIN_STACK_SIZE};
+
+fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize)
+}
+
+/// An owned, guarded task stack.
+///
+/// # Invariant
+///
+/// `[bottom, bottom + len)` is a mapping owned by this value: the first page is
+/// `PROT_NONE`, the rest read-write. It is unmapped exactly once, on drop.
+#[derive(Debug)]
+pub struct Stack {
+    /// Lowest address of the mapping (start of the guard page).
+    bottom: usize,
+    /// Length of the mapping, guard page included.
+    len: usize,
+    /// Usable bytes above the guard page (the size a user asked for, rounded up).
+    size: usize,
+}
+
+// SAFETY: a Stack is plain memory with no thread affinity; an unstarted task's
+// stack moves with it to the worker that starts it. A stack in use by a
+// coroutine is owned by that coroutine, which never leaves its worker.
+unsafe impl Send for Stack {}
+
+impl Stack {
+    /// Maps a stack with at least `size` usable bytes and a guard page below.
+    pub fn new(size: usize) -> io::Result<Stack> {
+        let page = page_size();
+        let size = size.max(MIN_STACK_SIZE).div_ceil(page) * page;
+        let len = size + page;
+        // SAFETY: an anonymous private mapping at a kernel-chosen address; no
+        // existing memory is affected.
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = Stack {
+            bottom: p as usize,
+            len,
+            size,
+        };
+        // SAFETY: [bottom + page, bottom + len) lies inside the mapping just made.
+        unsafe {
+            syscall!(mprotect(
+                (stack.bottom + page) as *mut libc::c_void,
+                size,
+                libc::PROT_READ | libc::PROT_WRITE
+            ))
+        }?;
+        Ok(stack)
+    }
+
+    /// Usable bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The guard page's address range, for the overflow handler.
+    pub(crate) fn guard(&self) -> (usize, usize) {
+        (self.bottom, self.bottom + page_size())
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: the invariant says this mapping is ours and still mapped.
+        unsafe { libc::munmap(self.bottom as *mut libc::c_void, self.len) };
+    }
+}
+
+// SAFETY: base is the top of a mapping we own and limit its bottom (guard page
+// included); both are page-aligned, hence STACK_ALIGNMENT-aligned, and the memory
+// stays mapped for as long as the Stack lives.
+unsafe impl corosensei::stack::Stack for Stack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.bottom + self.len).expect("stack base is never null")
+    }
+
+    fn limit(&self) -> StackPointer {
+        StackPointer::new(self.bottom).expect("stack limit is never null")
+    }
+}
+
+/// What the overflow handler knows about the task running on this thread.
+#[derive(Clone, Copy)]
+pub(crate) struct GuardInfo {
+    /// Guard page range `[lo, hi)`; `lo == hi` when no task runs.
+    pub(crate) lo: usize,
+    pub(crate) hi: usize,
+    /// The task's id and stack size, for the message.
+    pub(crate) task_id: u64,
+    pub(crate) stack_size: usize,
+    /// The task's name bytes; valid while the task runs (its header is alive).
+    pub(crate) name: *const u8,
+    pub(crate) name_len: usize,
+}
+
+impl GuardInfo {
+    pub(crate) const NONE: GuardInfo = GuardInfo {
+        lo: 0,
+        hi: 0,
+        task_id: 0,
+        stack_size: 0,
+        name: ptr::null(),
+        name_len: 0,
+    };
+}
+
+thread_local! {
+    /// Written by the worker before each resume; read by the signal handler.
+    /// Const-initialised and `Copy`, so reading it in a handler allocates nothing.
+    static RUNNING: Cell<GuardInfo> = const { Cell::new(GuardInfo::NONE) };
+}
+
+/// Records the task about to run on this thread (or `GuardInfo::NONE`).
+pub(crate) fn set_running(info: GuardInfo) {
+    RUNNING.with(|r| r.set(info));
+}
+
+/// The handler that was installed before ours (Rust's own, usually).
+static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+
+/// Installs the SIGSEGV/SIGBUS handler once per process.
+pub(crate) fn install_overflow_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for sig in [libc::SIGSEGV, libc::SIGBUS] {
+            // SAFETY: sigaction with a zeroed struct filled with our handler; the old
+            // action is saved for chaining. SA_ONSTACK makes it run on the
+            // alternate stack, since the faulting stack has no room left.
+            unsafe {
+                let mut new: libc::sigaction = std::mem::zeroed();
+                new.sa_sigaction = on_fault as *const () as usize;
+                new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut new.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &new, &mut old) == 0 && sig == libc::SIGSEGV {
+                    let _ = PREVIOUS.set(old);
+                }
+            }
+        }
+    });
+}
+
+/// An alternate signal stack for this thread, made only if the thread has none
+/// (threads spawned by `std` already have one).
+#[derive(Debug)]
+pub(crate) struct AltStack {
+    /// Our mapping, if we installed one.
+    mapping: Option<(usize, usize)>,
+}
+
+impl AltStack {
+    pub(crate) fn ensure() -> AltStack {
+        const SIZE: usize = 64 * 1024;
+        // SAFETY: queries this thread's alternate stack into a zeroed struct.
+        let mut old: libc::stack_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; a null new stack only reads the current one.
+        unsafe { libc::sigaltstack(ptr::null(), &mut old) };
+        if old.ss_flags & libc::SS_DISABLE == 0 {
+            return AltStack { mapping: None };
+        }
+        // SAFETY: a fresh anonymous mapping; nothing else refers to it.
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return AltStack { mapping: None };
+        }
+        let st = libc::stack_t {
+            ss_sp: p,
+            ss_flags: 0,
+            ss_size: SIZE,
+        };
+        // SAFETY: st describes the live mapping just made, which outlives its use
+        // as the signal stack (Drop disables it before unmapping).
+        unsafe { libc::sigaltstack(&st, ptr::null_mut()) };
+        AltStack {
+            mapping: Some((p as usize, SIZE)),
+        }
+    }
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        if let Some((p, len)) = self.mapping {
+            let st = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            // SAFETY: disables the alternate stack first, then unmaps our mapping.
+            unsafe {
+                libc::sigaltstack(&st, ptr::null_mut());
+                libc::munmap(p as *mut libc::c_void, len);
+            }
+        }
+    }
+}
+
+/// Appends `n` in decimal to `buf` at `*at`; allocation-free, for the handler.
+fn put_num(buf: &mut [u8], at: &mut usize, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    put(buf, at, &digits[i..]);
+}
+
+fn put(buf: &mut [u8], at: &mut usize, s: &[u8]) {
+    let n = s.len().min(buf.len() - *at);
+    buf[*at..*at + n].copy_from_slice(&s[..n]);
+    *at += n;
+}
+
+extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let g = RUNNING.try_with(|r| r.get()).unwrap_or(GuardInfo::NONE);
+    if g.lo <= addr && addr < g.hi {
+        let mut buf = [0u8; 512];
+        let mut at = 0;
+        put(&mut buf, &mut at, b"netpark: task ");
+        put_num(&mut buf, &mut at, g.task_id);
+        if !g.name.is_null() {
+            put(&mut buf, &mut at, b" \"");
+            // SAFETY: name/name_len point at the running task's name, which its
+            // header keeps alive while the task runs.
+            put(&mut buf, &mut at, unsafe {
+                std::slice::from_raw_parts(g.name, g.name_len.min(200))
+            });
+            put(&mut buf, &mut at, b"\"");
+        }
+        put(&mut buf, &mut at, b" overflowed its stack of ");
+        put_num(&mut buf, &mut at, g.stack_size as u64);
+        put(&mut buf, &mut at, b" bytes (raise it with task::Builder::stack_size or Runtime::builder().stack_size); aborting\n");
+        // SAFETY: write(2) and abort(3) are async-signal-safe.
+        unsafe {
+            libc::write(2, buf.as_ptr().cast(), at);
+            libc::abort();
+        }
+    }
+    // Not a task's guard page: hand the fault to whoever was there before.
+    match PREVIOUS.get() {
+        Some(prev) if sig == libc::SIGSEGV && prev.sa_sigaction > libc::SIG_IGN => {
+            if prev.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: the previous handler was installed as an SA_SIGINFO
+                // function with this signature.
+                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    unsafe { std::mem::transmute(prev.sa_sigaction) };
+                f(sig, info, ctx);
+            } else {
+                // SAFETY: a plain handler takes only the signal number.
+                let f: extern "C" fn(libc::c_int) =
+                    unsafe { std::mem::transmute(prev.sa_sigaction) };
+                f(sig);
+            }
+        }
+        _ => {
+            // SAFETY: restores the default action; returning re-executes the
+            // faulting instruction, which then kills the process as usual.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+}
