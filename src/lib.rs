@@ -1,1 +1,40 @@
+//! netpark: Go's netpoller model for Rust.
+//!
+//! Code is written in plain blocking style (`conn.read(&mut buf)?`); underneath,
+//! every socket is non-blocking, registered once with an epoll reactor, and the
+//! task that hits `EAGAIN` is parked and woken when its fd becomes ready.
+//!
+//! This facade re-exports the two crates:
+//!
+//! - [`netpark_runtime`] at the top level: [`run`], [`spawn`], [`Runtime`],
+//!   [`sleep`], [`yield_now`], [`dump`], [`stats`], and the [`task`] module;
+//! - [`netpark_net`] as [`net`]: `net::listen`, `net::dial`, `TcpStream`, …
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use netpark::net;
+//!
+//! netpark::run(|| {
+//!     let ln = net::listen("tcp", "127.0.0.1:0").unwrap();
+//!     let addr = ln.addr().to_string();
+//!     netpark::spawn(move || {
+//!         let mut c = ln.accept().unwrap();
+//!         let mut buf = [0; 4096];
+//!         loop {
+//!             let n = c.read(&mut buf).unwrap();
+//!             if n == 0 { break; }
+//!             c.write_all(&buf[..n]).unwrap();
+//!         }
+//!     });
+//!     let mut c = net::dial("tcp", &addr).unwrap();
+//!     c.write_all(b"ping").unwrap();
+//!     let mut reply = [0; 4];
+//!     c.read_exact(&mut reply).unwrap();
+//!     assert_eq!(&reply, b"ping");
+//! });
+//! ```
+
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub use netpark_net as net;
 pub use netpark_runtime::*;

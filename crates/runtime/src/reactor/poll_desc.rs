@@ -103,19 +103,24 @@ impl State {
         }
     }
 
-    fn deadline(&self, mode: Mode) -> Option<Instant> {
-        match mode {
+    /// The earlier of the direction's deadline and the operation's own.
+    fn deadline(&self, mode: Mode, op: Option<Instant>) -> Option<Instant> {
+        let d = match mode {
             Mode::Read => self.read_deadline,
             Mode::Write => self.write_deadline,
+        };
+        match (d, op) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
     /// Go's `netpollcheckerr`: closed first, then an expired deadline.
-    fn check(&self, mode: Mode) -> io::Result<()> {
+    fn check(&self, mode: Mode, op: Option<Instant>) -> io::Result<()> {
         if self.closing {
             return Err(error::closed());
         }
-        match self.deadline(mode) {
+        match self.deadline(mode, op) {
             Some(d) if d <= Instant::now() => Err(error::timed_out()),
             _ => Ok(()),
         }
@@ -176,7 +181,7 @@ impl PollDesc {
     /// [`error::closed`] after evict, [`error::timed_out`] past the deadline.
     pub fn prepare(&self, mode: Mode) -> io::Result<()> {
         let mut st = self.state.lock();
-        st.check(mode)?;
+        st.check(mode, None)?;
         st.slot(mode).ready = false;
         Ok(())
     }
@@ -193,11 +198,21 @@ impl PollDesc {
     /// task is cancelled, and the `epoll_ctl` error when the fd cannot be
     /// registered (a regular file, for example).
     pub fn wait(&self, mode: Mode) -> io::Result<()> {
+        self.wait_until(mode, None)
+    }
+
+    /// As [`wait`](Self::wait), with an extra deadline for this one operation
+    /// (std's `set_read_timeout` semantics); the earlier deadline wins.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    pub fn wait_until(&self, mode: Mode, op_deadline: Option<Instant>) -> io::Result<()> {
         let me = park::current_unparker();
         let mut st = self.state.lock();
         let mut waited = false;
         loop {
-            if let Err(e) = st.check(mode) {
+            if let Err(e) = st.check(mode, op_deadline) {
                 st.slot(mode).remove(&me);
                 return Err(e);
             }
@@ -216,7 +231,7 @@ impl PollDesc {
                 self.ensure_registered(&mut st)?;
                 st.slot(mode).waiters.push(me.clone());
             }
-            let deadline = st.deadline(mode);
+            let deadline = st.deadline(mode, op_deadline);
             let reason = match mode {
                 Mode::Read => WaitReason::Read(self.fd),
                 Mode::Write => WaitReason::Write(self.fd),

@@ -1,0 +1,134 @@
+//! Deadlines and timeouts shared by every socket type: Go's `SetDeadline`
+//! family and std's `set_read_timeout` family, forwarded to the `PollDesc`.
+//!
+//! Go semantics: a deadline is an absolute time; `None` (Go's zero `time.Time`)
+//! means no deadline; a deadline in the past makes pending and later operations
+//! fail at once with `TimedOut` ("i/o timeout") until it is moved; moving it
+//! while a task is blocked takes effect at once; the socket stays usable after a
+//! timeout.
+
+/// Implements the deadline, timeout and close methods on a type with an `fd: NetFd` field.
+macro_rules! impl_deadlines {
+    ($t:ty) => {
+        impl $t {
+            /// Sets the read and write deadlines (Go's `SetDeadline`); `None` clears them.
+            pub fn set_deadline(
+                &self,
+                deadline: Option<std::time::Instant>,
+            ) -> std::io::Result<()> {
+                self.fd.with(|_| Ok(()))?;
+                self.fd.set_deadline(true, true, deadline);
+                Ok(())
+            }
+
+            /// Sets the read deadline (Go's `SetReadDeadline`); `None` clears it.
+            pub fn set_read_deadline(
+                &self,
+                deadline: Option<std::time::Instant>,
+            ) -> std::io::Result<()> {
+                self.fd.with(|_| Ok(()))?;
+                self.fd.set_deadline(true, false, deadline);
+                Ok(())
+            }
+
+            /// Sets the write deadline (Go's `SetWriteDeadline`); `None` clears it.
+            pub fn set_write_deadline(
+                &self,
+                deadline: Option<std::time::Instant>,
+            ) -> std::io::Result<()> {
+                self.fd.with(|_| Ok(()))?;
+                self.fd.set_deadline(false, true, deadline);
+                Ok(())
+            }
+
+            /// Sets a timeout for each read (std semantics); `None` clears it.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+            pub fn set_read_timeout(&self, d: Option<std::time::Duration>) -> std::io::Result<()> {
+                self.fd.set_timeout(netpark_runtime::Mode::Read, d)
+            }
+
+            /// Sets a timeout for each write (std semantics); `None` clears it.
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+            pub fn set_write_timeout(&self, d: Option<std::time::Duration>) -> std::io::Result<()> {
+                self.fd.set_timeout(netpark_runtime::Mode::Write, d)
+            }
+
+            /// The per-read timeout.
+            pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.fd.timeout(netpark_runtime::Mode::Read))
+            }
+
+            /// The per-write timeout.
+            pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.fd.timeout(netpark_runtime::Mode::Write))
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.fd.raw()
+            }
+        }
+    };
+}
+
+/// Implements `std::io::Read`/`Write` for a stream type and for a shared
+/// reference to it (one task reads while another writes, as in Go), from the
+/// type's inherent `read`/`write`/vectored methods.
+macro_rules! impl_stream_io {
+    ($t:ty) => {
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                <$t>::read(self, buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                <$t>::read_vectored(self, bufs)
+            }
+        }
+
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                <$t>::read(*self, buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                <$t>::read_vectored(*self, bufs)
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                <$t>::write(self, buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                <$t>::write_vectored(self, bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                <$t>::write(*self, buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                <$t>::write_vectored(*self, bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}

@@ -1,0 +1,331 @@
+//! `NetFd`: a non-blocking fd with its `PollDesc` (Go's `internal/poll.FD`).
+//!
+//! It owns the two things every socket (and, later, every pipe) needs:
+//!
+//! - **The close protocol** (Go's `fdMutex` reference count). `close` may run
+//!   while other tasks are inside `read`/`write`/`accept` on the same fd.
+//! - **The one retry loop** ([`NetFd::io`]): prepare → syscall → on `EAGAIN`
+//!   park on that direction → retry. Every blocking operation goes through it:
+//!   read, write, accept, connect, recv_from, and later splice and sendfile.
+//!
+//! # The reference count (fd lifetime)
+//!
+//! ```text
+//!   state = CLOSED bit | number of references
+//!
+//!   open       refs = 1 (the handle itself)
+//!   op start   incref: refs + 1; fails with ErrClosed if CLOSED is set
+//!   op end     decref: refs − 1
+//!   close()    set CLOSED (a second close fails with ErrClosed), evict the
+//!              PollDesc (every parked op wakes and fails with ErrClosed),
+//!              then drop the handle's reference
+//!   refs → 0   with CLOSED set, by whoever drops the last reference:
+//!              destroy = PollDesc::close (epoll_ctl DEL, registry slot freed,
+//!              generation retired) then close(2)
+//! ```
+//!
+//! **Invariant:** `close(2)` runs once, after every syscall on the fd has
+//! returned, so a task never touches an fd number the kernel has reused.
+
+use std::io;
+use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netpark_runtime::{error, Mode, PollDesc};
+use parking_lot::Mutex;
+
+use crate::sys;
+
+/// Set in `NetFd::state` once `close` has begun.
+const CLOSED: u64 = 1 << 63;
+
+/// A non-blocking fd registered with the runtime.
+#[derive(Debug)]
+pub struct NetFd {
+    /// The fd; valid until destroy, which runs once refs reach zero after close.
+    fd: RawFd,
+    /// Readiness record; shared with the reactor through the registry.
+    pd: Arc<PollDesc>,
+    /// CLOSED bit | reference count; see the module docs.
+    state: AtomicU64,
+    /// The last read was short, so the kernel buffer was drained: the next read
+    /// parks before trying (edge-triggered epoll reports the next arrival).
+    /// Written by readers only.
+    read_drained: AtomicBool,
+    /// Whether `write` may use `send(MSG_NOSIGNAL)` (sockets) or must use `write` (pipes).
+    is_socket: bool,
+    /// Per-operation timeouts (std's `set_read_timeout` / `set_write_timeout`).
+    timeouts: Mutex<(Option<Duration>, Option<Duration>)>,
+    /// Whether any timeout is set, so the hot path skips the lock.
+    has_timeouts: AtomicBool,
+}
+
+/// Holds one reference for the duration of an operation.
+struct Ref<'a>(&'a NetFd);
+
+impl Drop for Ref<'_> {
+    fn drop(&mut self) {
+        self.0.decref();
+    }
+}
+
+impl NetFd {
+    /// Wraps a non-blocking socket.
+    ///
+    /// # Errors
+    ///
+    /// When the runtime's registry is full.
+    pub fn new_socket(fd: OwnedFd) -> io::Result<NetFd> {
+        NetFd::new(fd, true)
+    }
+
+    /// Wraps any non-blocking fd the kernel can poll (a pipe, an eventfd).
+    ///
+    /// # Errors
+    ///
+    /// When the runtime's registry is full.
+    pub fn new(fd: OwnedFd, is_socket: bool) -> io::Result<NetFd> {
+        let raw = fd.into_raw_fd();
+        match PollDesc::open(raw) {
+            Ok(pd) => Ok(NetFd {
+                fd: raw,
+                pd,
+                state: AtomicU64::new(1),
+                read_drained: AtomicBool::new(false),
+                is_socket,
+                timeouts: Mutex::new((None, None)),
+                has_timeouts: AtomicBool::new(false),
+            }),
+            Err(e) => {
+                sys::close(raw);
+                Err(e)
+            }
+        }
+    }
+
+    /// The fd number (valid while the `NetFd` is open).
+    pub fn raw(&self) -> RawFd {
+        self.fd
+    }
+
+    fn incref(&self) -> io::Result<Ref<'_>> {
+        let prev = self.state.fetch_add(1, Ordering::Acquire);
+        if prev & CLOSED != 0 {
+            self.decref();
+            return Err(error::closed());
+        }
+        Ok(Ref(self))
+    }
+
+    fn decref(&self) {
+        if self.state.fetch_sub(1, Ordering::AcqRel) == CLOSED | 1 {
+            self.destroy();
+        }
+    }
+
+    /// Go's `FD.destroy`: deregister, free the slot, then `close(2)`.
+    fn destroy(&self) {
+        self.pd.close();
+        sys::close(self.fd);
+    }
+
+    /// Closes the fd (Go's `FD.Close`): wakes every operation blocked on it with
+    /// "use of closed network connection" and closes the fd once the last of
+    /// them has left its syscall.
+    ///
+    /// # Errors
+    ///
+    /// [`error::closed`] when already closed.
+    pub fn close(&self) -> io::Result<()> {
+        let prev = self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        if prev & CLOSED != 0 {
+            return Err(error::closed());
+        }
+        self.pd.evict();
+        self.decref();
+        Ok(())
+    }
+
+    /// Whether `close` has run.
+    pub fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Gives up the fd without closing it: deregisters it and returns the number.
+    pub fn into_raw(self) -> RawFd {
+        let fd = self.fd;
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        self.pd.evict();
+        self.pd.close();
+        std::mem::forget(self);
+        fd
+    }
+
+    fn op_deadline(&self, mode: Mode) -> Option<Instant> {
+        if !self.has_timeouts.load(Ordering::Relaxed) {
+            return None;
+        }
+        let t = self.timeouts.lock();
+        let d = match mode {
+            Mode::Read => t.0,
+            Mode::Write => t.1,
+        };
+        d.map(|d| Instant::now() + d)
+    }
+
+    /// The one retry loop: runs `op` on the fd, parking on `mode` while it
+    /// reports `EAGAIN` (Go's `fd.Read` loop shape, shared by every operation).
+    ///
+    /// `EINTR` is retried here. Call-site special cases (a short read, an
+    /// `ECONNABORTED` accept) stay with their callers.
+    ///
+    /// # Errors
+    ///
+    /// `op`'s error; [`error::closed`], [`error::timed_out`], [`error::cancelled`]
+    /// from the wait.
+    pub fn io<T>(&self, mode: Mode, mut op: impl FnMut(RawFd) -> io::Result<T>) -> io::Result<T> {
+        let _r = self.incref()?;
+        self.pd.prepare(mode)?;
+        let deadline = self.op_deadline(mode);
+        loop {
+            match op(self.fd) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.pd.wait_until(mode, deadline)?
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits until `mode` may be ready, without a syscall first (used after a
+    /// short read, and by connect after `EINPROGRESS`).
+    ///
+    /// # Errors
+    ///
+    /// As [`io`](Self::io)'s wait.
+    pub fn wait(&self, mode: Mode) -> io::Result<()> {
+        let _r = self.incref()?;
+        let deadline = self.op_deadline(mode);
+        self.pd.wait_until(mode, deadline)
+    }
+
+    /// Reads into `buf` (Go's `FD.Read`). Zero-length reads return 0 at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`io`](Self::io).
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.read_drained.swap(false, Ordering::Relaxed) {
+            // The last read drained the socket: a read now would only return
+            // EAGAIN. Wait for the next edge (or a `ready` already recorded).
+            self.wait(Mode::Read)?;
+        }
+        let n = self.io(Mode::Read, |fd| sys::read(fd, buf))?;
+        if n > 0 && n < buf.len() {
+            self.read_drained.store(true, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+
+    /// Vectored read.
+    ///
+    /// # Errors
+    ///
+    /// As [`io`](Self::io).
+    pub fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        self.io(Mode::Read, |fd| sys::readv(fd, bufs))
+    }
+
+    /// Reads without consuming (`MSG_PEEK`).
+    ///
+    /// # Errors
+    ///
+    /// As [`io`](Self::io).
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io(Mode::Read, |fd| sys::recv(fd, buf, libc::MSG_PEEK))
+    }
+
+    /// Writes some of `buf` (at least one byte unless `buf` is empty), as
+    /// `std::io::Write::write`.
+    ///
+    /// # Errors
+    ///
+    /// As [`io`](Self::io); `EPIPE`/`ECONNRESET` for a reset peer (never SIGPIPE).
+    pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.is_socket {
+            self.io(Mode::Write, |fd| sys::send(fd, buf))
+        } else {
+            self.io(Mode::Write, |fd| sys::write(fd, buf))
+        }
+    }
+
+    /// Vectored write.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.io(Mode::Write, |fd| sys::writev(fd, bufs))
+    }
+
+    /// Sets (or clears, with `None`) the read and/or write deadline (Go's `SetDeadline`).
+    pub fn set_deadline(&self, read: bool, write: bool, deadline: Option<Instant>) {
+        self.pd.set_deadline(read, write, deadline);
+    }
+
+    /// Sets std-style per-operation timeouts; `Some(0)` is rejected as std does.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a zero duration.
+    pub fn set_timeout(&self, mode: Mode, d: Option<Duration>) -> io::Result<()> {
+        if d == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot set a 0 duration timeout",
+            ));
+        }
+        let mut t = self.timeouts.lock();
+        match mode {
+            Mode::Read => t.0 = d,
+            Mode::Write => t.1 = d,
+        }
+        self.has_timeouts
+            .store(t.0.is_some() || t.1.is_some(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The std-style per-operation timeout.
+    pub fn timeout(&self, mode: Mode) -> Option<Duration> {
+        let t = self.timeouts.lock();
+        match mode {
+            Mode::Read => t.0,
+            Mode::Write => t.1,
+        }
+    }
+
+    /// Runs a quick non-blocking call (an option, an address) with a reference held.
+    ///
+    /// # Errors
+    ///
+    /// [`error::closed`] after close, or `f`'s error.
+    pub fn with<T>(&self, f: impl FnOnce(RawFd) -> io::Result<T>) -> io::Result<T> {
+        let _r = self.incref()?;
+        f(self.fd)
+    }
+}
+
+impl Drop for NetFd {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
