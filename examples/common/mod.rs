@@ -1,0 +1,277 @@
+//! Code shared by the echo examples: flags, the server loop, and the client's
+//! message and load modes. Not an example itself (no `main`).
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netpark::net::{self, TcpListener, TcpStream};
+
+/// `--name value` flags and bare `--switch`es.
+pub struct Flags {
+    values: HashMap<String, String>,
+}
+
+impl Flags {
+    /// Parses `std::env::args`; prints `usage` and exits on `--help`.
+    pub fn parse(usage: &str) -> Flags {
+        let mut values = HashMap::new();
+        let mut args = std::env::args().skip(1).peekable();
+        while let Some(a) = args.next() {
+            if a == "--help" || a == "-h" {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            let Some(name) = a.strip_prefix("--") else {
+                eprintln!("unexpected argument {a:?}\n\n{usage}");
+                std::process::exit(2);
+            };
+            let (name, value) = match name.split_once('=') {
+                Some((n, v)) => (n.to_string(), v.to_string()),
+                None => match args.peek() {
+                    Some(v) if !v.starts_with("--") => (name.to_string(), args.next().unwrap()),
+                    _ => (name.to_string(), "true".to_string()),
+                },
+            };
+            values.insert(name, value);
+        }
+        Flags { values }
+    }
+
+    pub fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        match self.values.get(name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                eprintln!("bad value for --{name}: {v:?}");
+                std::process::exit(2);
+            }),
+        }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    pub fn str(&self, name: &str, default: &str) -> String {
+        self.values
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    }
+}
+
+/// Accepts forever, one task per connection, echoing with a 4 KiB buffer.
+pub fn serve(listener: Arc<TcpListener>, verbose: bool) {
+    loop {
+        let (conn, peer) = match listener.accept() {
+            Ok(c) => c,
+            Err(e) if net::is_closed(&e) => return,
+            Err(e) => {
+                eprintln!("echo_server: {e}");
+                continue;
+            }
+        };
+        if verbose {
+            println!("server: accepted {peer}");
+        }
+        netpark::spawn(move || {
+            if let Err(e) = echo(&conn, verbose) {
+                if verbose {
+                    eprintln!("echo_server: {e}");
+                }
+            }
+        });
+    }
+}
+
+fn echo(conn: &TcpStream, verbose: bool) -> io::Result<()> {
+    let mut buf = [0u8; 4096];
+    let peer = conn.peer_addr()?;
+    loop {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            if verbose {
+                println!("server: closed {peer}");
+            }
+            return Ok(());
+        }
+        if verbose {
+            println!(
+                "server: in {peer} {} n={n}",
+                String::from_utf8_lossy(&buf[..n]).trim_end()
+            );
+        }
+        let mut w = conn;
+        w.write_all(&buf[..n])?;
+        if verbose {
+            println!("server: out {peer} n={n}");
+        }
+    }
+}
+
+/// A small xorshift generator, so the examples need no extra crate.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn seeded(salt: u64) -> Rng {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        Rng(t ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Totals of a message run.
+#[derive(Default)]
+pub struct Totals {
+    pub messages: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+/// Message mode: each of `conns` connections sends `count` messages
+/// `hello world! <random>` (padded to `size`), reads each echo back and checks it.
+pub fn run_messages(
+    addr: &str,
+    conns: usize,
+    count: usize,
+    size: usize,
+    print: bool,
+) -> io::Result<Arc<Totals>> {
+    let totals = Arc::new(Totals::default());
+    let handles: Vec<_> = (0..conns)
+        .map(|i| {
+            let addr = addr.to_string();
+            let totals = totals.clone();
+            netpark::spawn(move || -> io::Result<()> {
+                let mut conn = net::dial("tcp", &addr)?;
+                let mut rng = Rng::seeded(i as u64 + 1);
+                let mut reply = Vec::new();
+                for _ in 0..count {
+                    let mut msg = format!("hello world! {}", rng.next()).into_bytes();
+                    if msg.len() < size {
+                        msg.resize(size, b'.');
+                    }
+                    conn.write_all(&msg)?;
+                    if print {
+                        println!(
+                            "client: out {} n={}",
+                            String::from_utf8_lossy(&msg),
+                            msg.len()
+                        );
+                    }
+                    reply.resize(msg.len(), 0);
+                    conn.read_exact(&mut reply)?;
+                    if reply != msg {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "echo differs from what was sent",
+                        ));
+                    }
+                    if print {
+                        println!(
+                            "client: in {} n={}",
+                            String::from_utf8_lossy(&reply),
+                            reply.len()
+                        );
+                    }
+                    totals.messages.fetch_add(1, Ordering::Relaxed);
+                    totals.bytes.fetch_add(msg.len() as u64, Ordering::Relaxed);
+                }
+                conn.close()
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|e| io::Error::other(e.to_string()))??;
+    }
+    Ok(totals)
+}
+
+/// Result of a load run.
+pub struct Load {
+    pub requests: u64,
+    pub elapsed: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+/// Load mode: `conns` connections in ping-pong (write `size` bytes, read them
+/// back, verify) for `secs` seconds.
+pub fn run_load(addr: &str, conns: usize, secs: f64, size: usize) -> io::Result<Load> {
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(secs);
+    let handles: Vec<_> = (0..conns)
+        .map(|i| {
+            let addr = addr.to_string();
+            netpark::spawn(move || -> io::Result<Vec<u32>> {
+                let mut conn = net::dial("tcp", &addr)?;
+                let mut rng = Rng::seeded(i as u64 + 7);
+                let msg: Vec<u8> = (0..size).map(|_| b'a' + (rng.next() % 26) as u8).collect();
+                let mut reply = vec![0u8; size];
+                let mut lat = Vec::with_capacity(1 << 16);
+                loop {
+                    let t = Instant::now();
+                    if t >= end {
+                        break;
+                    }
+                    conn.write_all(&msg)?;
+                    conn.read_exact(&mut reply)?;
+                    lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    if reply != msg {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "echo differs from what was sent",
+                        ));
+                    }
+                }
+                conn.close()?;
+                Ok(lat)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.join().map_err(|e| io::Error::other(e.to_string()))??);
+    }
+    let elapsed = start.elapsed();
+    all.sort_unstable();
+    let pct = |p: f64| -> Duration {
+        if all.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((all.len() as f64 * p) as usize).min(all.len() - 1);
+        Duration::from_micros(all[i] as u64)
+    };
+    Ok(Load {
+        requests: all.len() as u64,
+        elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    })
+}
+
+/// User + system CPU time of a process, from `/proc/PID/stat`.
+pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may contain spaces; fields resume after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after ')'.
+    let total = ticks(11) + ticks(12);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_nanos(total * 1_000_000_000 / hz))
+}
