@@ -79,8 +79,11 @@ pub struct WorkerShared {
     inbox_rx: Receiver<Runnable>,
     /// The worker's epoll + waker; polled only by the owner.
     pub(crate) poller: Arc<Poller>,
-    /// Unstarted tasks peers may steal; short critical sections only.
-    stealable: Mutex<VecDeque<NewTask>>,
+    /// Unstarted tasks peers may steal, with their queue sequence numbers;
+    /// short critical sections only.
+    stealable: Mutex<VecDeque<(u64, NewTask)>>,
+    /// Length of `stealable`, readable without the lock; written under it.
+    stealable_len: AtomicUsize,
     /// The owner is in (or about to enter) a blocking `epoll_wait`; written by the
     /// owner, read by wakers to decide whether to write the eventfd (SeqCst pair).
     sleeping: AtomicBool,
@@ -140,8 +143,11 @@ pub(crate) struct Local {
     pub(crate) me: Arc<WorkerShared>,
     /// Newest unstarted spawn.
     runnext: RefCell<Option<NewTask>>,
-    /// Runnable tasks, FIFO.
-    queue: RefCell<VecDeque<Runnable>>,
+    /// Runnable tasks with their sequence numbers, FIFO. Together with
+    /// `stealable`, ordered by sequence, it forms one FIFO run queue.
+    queue: RefCell<VecDeque<(u64, Runnable)>>,
+    /// Next sequence number for `queue` and `stealable`.
+    seq: std::cell::Cell<u64>,
     /// Sleeps and deadlines of this worker's tasks.
     timers: RefCell<Timers>,
     /// Finished default-size stacks for reuse.
@@ -154,6 +160,76 @@ thread_local! {
     static LOCAL: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
     /// Set while a worker unwinds its remaining tasks at shutdown.
     static FORCED_UNWIND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Local {
+    fn next_seq(&self) -> u64 {
+        let s = self.seq.get();
+        self.seq.set(s + 1);
+        s
+    }
+
+    /// Appends to the run queue.
+    pub(crate) fn push(&self, r: Runnable) {
+        let seq = self.next_seq();
+        self.queue.borrow_mut().push_back((seq, r));
+    }
+
+    /// Appends an unstarted task where idle peers can steal it.
+    pub(crate) fn push_stealable(&self, nt: NewTask) {
+        let seq = self.next_seq();
+        self.me.push_stealable(seq, nt);
+    }
+
+    /// The next task to run: `runnext`, then the older of the heads of `queue`
+    /// and `stealable`.
+    pub(crate) fn pop(&self) -> Option<Runnable> {
+        if let Some(nt) = self.runnext.borrow_mut().take() {
+            return Some(Runnable::New(nt));
+        }
+        let mut q = self.queue.borrow_mut();
+        if self.me.stealable_len.load(Ordering::Acquire) > 0 {
+            let mut st = self.me.stealable.lock();
+            let older = match (q.front(), st.front()) {
+                (Some((a, _)), Some((b, _))) => b < a,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if older {
+                let (_, nt) = st.pop_front().expect("checked non-empty");
+                self.me.stealable_len.store(st.len(), Ordering::Release);
+                return Some(Runnable::New(nt));
+            }
+        }
+        q.pop_front().map(|(_, r)| r)
+    }
+}
+
+impl WorkerShared {
+    fn push_stealable(&self, seq: u64, nt: NewTask) {
+        let mut st = self.stealable.lock();
+        st.push_back((seq, nt));
+        self.stealable_len.store(st.len(), Ordering::Release);
+    }
+
+    /// Takes the oldest unstarted task.
+    pub(crate) fn pop_stealable(&self) -> Option<NewTask> {
+        let mut st = self.stealable.lock();
+        let r = st.pop_front().map(|(_, nt)| nt);
+        self.stealable_len.store(st.len(), Ordering::Release);
+        r
+    }
+
+    /// Takes the older half of the unstarted tasks, if the lock is free.
+    pub(crate) fn steal_half(&self) -> Vec<NewTask> {
+        let Some(mut st) = self.stealable.try_lock() else {
+            return Vec::new();
+        };
+        let n = st.len().div_ceil(2);
+        let taken = st.drain(..n).map(|(_, nt)| nt).collect();
+        self.stealable_len.store(st.len(), Ordering::Release);
+        taken
+    }
 }
 
 fn with_local<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
@@ -184,7 +260,7 @@ pub(crate) fn schedule(task: Arc<Task>) {
     task.state.store(task::RUNNABLE, Ordering::Relaxed);
     let task = with_local(|l| match l {
         Some(l) if Arc::ptr_eq(&l.me, &owner) => {
-            l.queue.borrow_mut().push_back(Runnable::Resume(task));
+            l.push(Runnable::Resume(task));
             None
         }
         _ => Some(task),
@@ -252,7 +328,7 @@ pub(crate) fn spawn_raw(
         Some(l) if Arc::ptr_eq(&l.shared, shared) => {
             let displaced = l.runnext.borrow_mut().replace(nt);
             if let Some(old) = displaced {
-                l.me.stealable.lock().push_back(old);
+                l.push_stealable(old);
                 shared.wake_idle_peer(l.me.index);
             }
             None
@@ -418,6 +494,7 @@ impl Builder {
                 inbox_rx,
                 poller: Poller::new()?,
                 stealable: Mutex::new(VecDeque::new()),
+                stealable_len: AtomicUsize::new(0),
                 sleeping: AtomicBool::new(false),
                 running: AtomicU64::new(0),
                 switches: AtomicU64::new(0),
@@ -615,6 +692,7 @@ fn shutdown(
     }
     for w in &shared.workers {
         w.stealable.lock().clear();
+        w.stealable_len.store(0, Ordering::Release);
         while w.inbox_rx.try_recv().is_ok() {}
         w.poller.kill();
     }

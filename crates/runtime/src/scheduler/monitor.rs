@@ -67,10 +67,10 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, stop: Receiver<()>) {
                     w.index,
                     held
                 );
-                if !w.stealable.lock().is_empty() {
+                if w.stealable_len.load(Ordering::Acquire) > 0 {
                     shared.wake_idle_peer(w.index);
                 }
-            } else if s.warned && !w.stealable.lock().is_empty() {
+            } else if s.warned && w.stealable_len.load(Ordering::Acquire) > 0 {
                 shared.wake_idle_peer(w.index);
             }
         }

@@ -8,7 +8,6 @@
 //!   nothing: sleeping = true; re-check the inbox; epoll_wait until the next timer
 //! ```
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,6 +35,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         me: me.clone(),
         runnext: Default::default(),
         queue: Default::default(),
+        seq: std::cell::Cell::new(0),
         timers: std::cell::RefCell::new(Timers::new()),
         stacks: Default::default(),
         current: Default::default(),
@@ -74,13 +74,12 @@ impl Worker {
                 self.poll(Some(Duration::ZERO));
                 self.fire_timers();
                 self.drain_inbox();
-                let old = me.stealable.lock().pop_front();
-                if let Some(nt) = old {
+                if let Some(nt) = me.pop_stealable() {
                     self.run_one(Runnable::New(nt));
                     continue;
                 }
             }
-            if let Some(r) = self.next_local() {
+            if let Some(r) = self.local.pop() {
                 self.run_one(r);
                 continue;
             }
@@ -109,13 +108,6 @@ impl Worker {
         }
     }
 
-    fn next_local(&self) -> Option<Runnable> {
-        if let Some(nt) = self.local.runnext.borrow_mut().take() {
-            return Some(Runnable::New(nt));
-        }
-        self.local.queue.borrow_mut().pop_front()
-    }
-
     fn poll(&mut self, timeout: Option<Duration>) {
         if let Err(e) = self.local.me.poller.poll(timeout, &mut self.buf) {
             log::error!(
@@ -127,9 +119,8 @@ impl Worker {
 
     fn drain_inbox(&self) -> usize {
         let mut n = 0;
-        let mut q = self.local.queue.borrow_mut();
         while let Ok(r) = self.local.me.inbox_rx.try_recv() {
-            q.push_back(r);
+            self.local.push(r);
             n += 1;
         }
         n
@@ -154,23 +145,17 @@ impl Worker {
     /// Takes an unstarted task from our own stealable queue, else half of a peer's.
     fn steal(&self) -> Option<NewTask> {
         let me = &self.local.me;
-        if let Some(nt) = me.stealable.lock().pop_front() {
+        if let Some(nt) = me.pop_stealable() {
             return Some(nt);
         }
         for peer in &self.local.shared.workers {
-            if peer.index == me.index {
+            if peer.index == me.index || peer.stealable_len.load(Ordering::Acquire) == 0 {
                 continue;
             }
-            let mut taken: VecDeque<NewTask> = {
-                let Some(mut q) = peer.stealable.try_lock() else {
-                    continue;
-                };
-                let n = q.len().div_ceil(2);
-                q.drain(..n).collect()
-            };
-            if let Some(first) = taken.pop_front() {
-                if !taken.is_empty() {
-                    me.stealable.lock().extend(taken);
+            let mut taken = peer.steal_half().into_iter();
+            if let Some(first) = taken.next() {
+                for nt in taken {
+                    self.local.push_stealable(nt);
                 }
                 trace!(
                     "worker {} stole task {} from worker {}",
@@ -227,10 +212,7 @@ impl Worker {
         match result {
             CoroutineResult::Yield(Switch::Yield) => {
                 task.state.store(task::RUNNABLE, Ordering::Relaxed);
-                self.local
-                    .queue
-                    .borrow_mut()
-                    .push_back(Runnable::Resume(task));
+                self.local.push(Runnable::Resume(task));
             }
             CoroutineResult::Yield(Switch::Park) => self.commit_park(task),
             CoroutineResult::Return(()) => self.finish(task, key),
@@ -252,10 +234,7 @@ impl Worker {
         {
             // Interleaving 2 of park.rs: a wake arrived during the switch.
             task.state.store(task::RUNNABLE, Ordering::Relaxed);
-            self.local
-                .queue
-                .borrow_mut()
-                .push_back(Runnable::Resume(task));
+            self.local.push(Runnable::Resume(task));
         }
     }
 

@@ -1,0 +1,93 @@
+//! Sleeps and timers: order, margins, zero.
+
+mod util;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netpark_runtime as rt;
+use util::{assert_elapsed, with_runtime, LIMIT};
+
+#[test]
+fn timers_fire_in_deadline_order() {
+    let order = with_runtime(1, LIMIT, || {
+        let order = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let base = Instant::now() + Duration::from_millis(20);
+        let hs: Vec<_> = [50u64, 10, 40, 0, 30, 20]
+            .into_iter()
+            .map(|ms| {
+                let order = order.clone();
+                rt::spawn(move || {
+                    rt::sleep_until(base + Duration::from_millis(ms)).unwrap();
+                    order.lock().push(ms);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let v = order.lock().clone();
+        v
+    });
+    assert_eq!(order, vec![0, 10, 20, 30, 40, 50]);
+}
+
+#[test]
+fn sleep_lasts_at_least_its_duration() {
+    with_runtime(1, LIMIT, || {
+        let t = Instant::now();
+        rt::sleep(Duration::from_millis(30)).unwrap();
+        assert_elapsed(
+            t.elapsed(),
+            Duration::from_millis(30),
+            Duration::from_secs(2),
+        );
+    });
+}
+
+#[test]
+fn sleep_zero_and_past_deadlines_return_at_once() {
+    with_runtime(1, LIMIT, || {
+        let t = Instant::now();
+        for _ in 0..1000 {
+            rt::sleep(Duration::ZERO).unwrap();
+        }
+        rt::sleep_until(t - Duration::from_secs(1)).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn sleep_outside_a_runtime_sleeps_the_thread() {
+    let t = Instant::now();
+    rt::sleep(Duration::from_millis(10)).unwrap();
+    assert_elapsed(
+        t.elapsed(),
+        Duration::from_millis(10),
+        Duration::from_secs(2),
+    );
+}
+
+#[test]
+fn a_busy_worker_still_fires_timers() {
+    with_runtime(1, LIMIT, || {
+        let sleeper = rt::spawn(|| {
+            let t = Instant::now();
+            rt::sleep(Duration::from_millis(10)).unwrap();
+            t.elapsed()
+        });
+        // Keep the only worker busy with a yielding loop for 200 ms.
+        let spinner = rt::spawn(|| {
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(200) {
+                rt::yield_now();
+            }
+        });
+        let slept = sleeper.join().unwrap();
+        spinner.join().unwrap();
+        assert!(
+            slept < Duration::from_millis(150),
+            "timer starved by a yielding task: {slept:?}"
+        );
+    });
+}
