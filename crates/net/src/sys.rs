@@ -36,8 +36,9 @@ pub(crate) struct RawAddr {
 impl RawAddr {
     fn empty() -> RawAddr {
         // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+        let storage = unsafe { mem::zeroed() };
         RawAddr {
-            storage: unsafe { mem::zeroed() },
+            storage,
             len: mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t,
         }
     }

@@ -276,11 +276,10 @@ fn a_reader_and_a_writer_block_on_one_fd_at_once() {
             )
         };
         assert_eq!(rc, 0);
-        let (a, b): (OwnedFd, OwnedFd) = unsafe {
-            use std::os::fd::FromRawFd;
-            // SAFETY: both fds are new and ours.
-            (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
-        };
+        use std::os::fd::FromRawFd;
+        // SAFETY: both fds are new and ours.
+        let (a, b): (OwnedFd, OwnedFd) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let pd = PollDesc::open(a.as_raw_fd()).unwrap();
         // Fill a's send buffer so a writer blocks.
         let chunk = vec![7u8; 65536];

@@ -198,7 +198,7 @@ fn named_tasks_appear_in_dump_with_what_they_wait_on() {
             "{dump}"
         );
         assert!(dump.contains("waiting: sleep until +"), "{dump}");
-        assert!(dump.contains(&format!("\"waiter\" [parked]")), "{dump}");
+        assert!(dump.contains("\"waiter\" [parked]"), "{dump}");
         assert!(
             dump.contains(&format!("waiting: join task {sid}")),
             "{dump}"

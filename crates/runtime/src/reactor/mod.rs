@@ -60,7 +60,7 @@ pub struct Poller {
 #[derive(Debug, Default)]
 pub(crate) struct PollBuffers {
     events: Vec<libc::epoll_event>,
-    descs: Vec<(Arc<PollDesc>, bool, bool)>,
+    descs: Vec<(Arc<PollDesc>, epoll::Event)>,
     wake: Vec<Unparker>,
 }
 
@@ -141,12 +141,9 @@ impl Poller {
                 true
             }
         });
-        registry::lookup_batch(
-            events.map(|ev| (Token(ev.token), ev.readable, ev.writable)),
-            &mut buf.descs,
-        );
-        for (pd, r, w) in buf.descs.drain(..) {
-            pd.notify(r, w, &mut buf.wake);
+        registry::lookup_batch(events, &mut buf.descs);
+        for (pd, ev) in buf.descs.drain(..) {
+            pd.notify(&ev, &mut buf.wake);
         }
         if fd_events > 0 {
             stats::count(|c| c.events.fetch_add(fd_events as u64, Ordering::Relaxed));

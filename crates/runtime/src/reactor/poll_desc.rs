@@ -45,6 +45,7 @@ use parking_lot::Mutex;
 use super::token::Token;
 use super::{registry, Poller};
 use crate::error;
+use crate::sys::epoll::Event;
 use crate::task::park::{self, Unparker, WaitReason};
 
 /// Which direction of an fd an operation waits on.
@@ -86,6 +87,11 @@ struct State {
     write: Slot,
     /// Set once by `evict`; never cleared (Go's `closing`).
     closing: bool,
+    /// The reactor saw the read side hang up (`EPOLLRDHUP`/`EPOLLHUP`); never
+    /// cleared. A read can no longer return `EAGAIN`, so read waits return at
+    /// once: the edge that reported the hang-up may already have been consumed
+    /// together with the last data.
+    read_closed: bool,
     /// Absolute read deadline; `None` means none (Go's `rd`, zero time = none).
     read_deadline: Option<Instant>,
     /// Absolute write deadline (Go's `wd`).
@@ -216,6 +222,10 @@ impl PollDesc {
                 st.slot(mode).remove(&me);
                 return Err(e);
             }
+            if mode == Mode::Read && st.read_closed {
+                st.read.remove(&me);
+                return Ok(());
+            }
             let slot = st.slot(mode);
             if slot.ready {
                 slot.ready = false;
@@ -290,13 +300,16 @@ impl PollDesc {
 
     /// Called by the reactor for an event: sets `ready` and takes the waiters of
     /// each ready direction into `out` (Go's `netpollready`/`netpollunblock`).
-    pub(crate) fn notify(&self, readable: bool, writable: bool, out: &mut Vec<Unparker>) {
+    pub(crate) fn notify(&self, ev: &Event, out: &mut Vec<Unparker>) {
         let mut st = self.state.lock();
-        if readable {
+        if ev.read_closed {
+            st.read_closed = true;
+        }
+        if ev.readable {
             st.read.ready = true;
             out.append(&mut st.read.waiters);
         }
-        if writable {
+        if ev.writable {
             st.write.ready = true;
             out.append(&mut st.write.waiters);
         }

@@ -19,6 +19,7 @@ use slab::Slab;
 
 use super::poll_desc::PollDesc;
 use super::token::Token;
+use crate::sys::epoll::Event;
 
 /// Every live `PollDesc` in the process; written under this lock by open and close,
 /// read under it by the reactor's dispatch.
@@ -56,13 +57,14 @@ pub(crate) fn remove(token: Token) {
 
 /// Looks up every token of a batch under one lock; stale tokens are dropped.
 pub(crate) fn lookup_batch(
-    tokens: impl Iterator<Item = (Token, bool, bool)>,
-    out: &mut Vec<(Arc<PollDesc>, bool, bool)>,
+    events: impl Iterator<Item = Event>,
+    out: &mut Vec<(Arc<PollDesc>, Event)>,
 ) {
     let slab = REGISTRY.lock();
-    for (token, r, w) in tokens {
+    for ev in events {
+        let token = Token(ev.token);
         match slab.get(token.index()) {
-            Some(pd) if pd.token() == token => out.push((pd.clone(), r, w)),
+            Some(pd) if pd.token() == token => out.push((pd.clone(), ev)),
             _ => trace!("drop stale event for token {:#x}", token.0),
         }
     }

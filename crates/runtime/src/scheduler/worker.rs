@@ -70,7 +70,7 @@ impl Worker {
                 return;
             }
             self.tick += 1;
-            if self.tick % FAIRNESS_TICK == 0 {
+            if self.tick.is_multiple_of(FAIRNESS_TICK) {
                 self.poll(Some(Duration::ZERO));
                 self.fire_timers();
                 self.drain_inbox();

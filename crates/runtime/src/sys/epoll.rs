@@ -16,6 +16,9 @@ pub struct Event {
     pub readable: bool,
     /// Writable, hung up, or error: a writer should retry its syscall.
     pub writable: bool,
+    /// The peer closed its side (`EPOLLRDHUP`) or the fd hung up (`EPOLLHUP`):
+    /// reads will return EOF from now on, never `EAGAIN`.
+    pub read_closed: bool,
 }
 
 /// Decodes one raw `epoll_event`.
@@ -26,6 +29,7 @@ pub fn decode(ev: &libc::epoll_event) -> Event {
         token: ev.u64,
         readable: bits & (libc::EPOLLIN as u32 | libc::EPOLLRDHUP as u32 | err_or_hup) != 0,
         writable: bits & (libc::EPOLLOUT as u32 | err_or_hup) != 0,
+        read_closed: bits & (libc::EPOLLRDHUP as u32 | libc::EPOLLHUP as u32) != 0,
     }
 }
 
@@ -42,9 +46,8 @@ impl Epoll {
         // SAFETY: epoll_create1 takes a flag word and returns a new fd or -1.
         let fd = unsafe { syscall!(epoll_create1(libc::EPOLL_CLOEXEC)) }?;
         // SAFETY: fd was just returned by the kernel and is owned by nobody else.
-        Ok(Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Epoll { fd })
     }
 
     /// Registers `fd` edge-triggered for read, write and hang-up, carrying `token`.

@@ -16,9 +16,8 @@ impl EventFd {
         // SAFETY: eventfd takes an initial value and flags and returns a new fd or -1.
         let fd = unsafe { syscall!(eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC)) }?;
         // SAFETY: fd was just returned by the kernel and is owned by nobody else.
-        Ok(EventFd {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(EventFd { fd })
     }
 
     /// Makes the eventfd readable, waking its epoll. Never blocks.
