@@ -127,7 +127,7 @@ impl Poller {
         buf: &mut PollBuffers,
     ) -> io::Result<usize> {
         self.epoll.wait(&mut buf.events, timeout)?;
-        stats::count(|c| c.epoll_waits.fetch_add(1, Ordering::Relaxed));
+        stats::count(|c| c.epoll_waits.add(1));
         let mut fd_events = 0;
         let events = buf.events.iter().map(epoll::decode).filter(|ev| {
             if ev.token == WAKER.0 {
@@ -146,7 +146,7 @@ impl Poller {
             pd.notify(&ev, &mut buf.wake);
         }
         if fd_events > 0 {
-            stats::count(|c| c.events.fetch_add(fd_events as u64, Ordering::Relaxed));
+            stats::count(|c| c.events.add(fd_events as u64));
         }
         // Every descriptor lock is released here.
         for u in buf.wake.drain(..) {

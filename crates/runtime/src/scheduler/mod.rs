@@ -89,8 +89,9 @@ pub struct WorkerShared {
     sleeping: AtomicBool,
     /// Id of the task running now, 0 when none; written by the owner, read by the monitor.
     running: AtomicU64,
-    /// Count of task resumes; written by the owner, read by the monitor.
-    switches: AtomicU64,
+    /// The worker's counters (task resumes, timers, finished tasks); written
+    /// only by the owner, read by the monitor and `stats()`.
+    pub(crate) counters: Arc<stats::Counters>,
 }
 
 impl std::fmt::Debug for NewTask {
@@ -252,21 +253,22 @@ pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
 
 /// Makes a parked task runnable on its owner (called by `unpark`).
 pub(crate) fn schedule(task: Arc<Task>) {
-    let owner = task
-        .owner
-        .get()
-        .expect("netpark: scheduling a task that never started")
-        .clone();
+    let owner = task.owner.load(Ordering::Acquire);
+    assert!(
+        owner != task::UNSTARTED,
+        "netpark: scheduling a task that never started"
+    );
     task.state.store(task::RUNNABLE, Ordering::Relaxed);
     let task = with_local(|l| match l {
-        Some(l) if Arc::ptr_eq(&l.me, &owner) => {
+        Some(l) if l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime) => {
             l.push(Runnable::Resume(task));
             None
         }
         _ => Some(task),
     });
     if let Some(task) = task {
-        owner.send(Runnable::Resume(task));
+        let w = &task.runtime.workers[owner];
+        w.send(Runnable::Resume(task.clone()));
     }
 }
 
@@ -289,57 +291,64 @@ pub(crate) fn remove_timer(key: TimerKey) {
     })
 }
 
-/// Spawns `body` on `shared` (the engine of every spawn function).
+/// Spawns `body` on `runtime`, or on the calling worker's runtime for `None`
+/// (the engine of every spawn function). One thread-local lookup.
 pub(crate) fn spawn_raw(
-    shared: &Arc<RuntimeShared>,
+    runtime: Option<&Arc<RuntimeShared>>,
     name: Option<String>,
     stack_size: Option<usize>,
     body: Box<dyn FnOnce() + Send>,
 ) -> io::Result<Arc<Task>> {
-    if shared.shutdown.load(Ordering::Acquire) {
-        return Err(io::Error::other("netpark: runtime is shut down"));
-    }
-    let size = stack_size.unwrap_or(shared.stack_size);
-    let pooled = with_local(|l| match l {
-        Some(l) if Arc::ptr_eq(&l.shared, shared) && size == shared.stack_size => {
-            l.stacks.borrow_mut().pop()
+    with_local(|l| {
+        let shared = match (runtime, l) {
+            (Some(r), _) => r,
+            (None, Some(l)) => &l.shared,
+            (None, None) => return Err(io::Error::other(
+                "netpark: spawn called outside a runtime; use Handle::spawn or Runtime::block_on",
+            )),
+        };
+        if shared.shutdown.load(Ordering::Acquire) {
+            return Err(io::Error::other("netpark: runtime is shut down"));
         }
-        _ => None,
-    });
-    let stack = match pooled {
-        Some(s) => s,
-        None => Stack::new(size)?,
-    };
-    let task = {
-        let mut tasks = shared.tasks.lock();
-        let entry = tasks.vacant_entry();
-        let task = Arc::new(Task::new(name, stack.size(), entry.key()));
-        entry.insert(task.clone());
-        task
-    };
-    stats::count(|c| c.tasks_spawned.fetch_add(1, Ordering::Relaxed));
-    trace!("spawn task {} ({:?})", task.id, task.name);
-    let nt = NewTask {
-        task: task.clone(),
-        body,
-        stack,
-    };
-    let nt = with_local(|l| match l {
-        Some(l) if Arc::ptr_eq(&l.shared, shared) => {
-            let displaced = l.runnext.borrow_mut().replace(nt);
-            if let Some(old) = displaced {
-                l.push_stealable(old);
-                shared.wake_idle_peer(l.me.index);
+        let local = l.filter(|l| Arc::ptr_eq(&l.shared, shared));
+        let size = stack_size.unwrap_or(shared.stack_size);
+        let pooled = match local {
+            Some(l) if size == shared.stack_size => l.stacks.borrow_mut().pop(),
+            _ => None,
+        };
+        let stack = match pooled {
+            Some(s) => s,
+            None => Stack::new(size)?,
+        };
+        let task = {
+            let mut tasks = shared.tasks.lock();
+            let entry = tasks.vacant_entry();
+            let task = Arc::new(Task::new(shared.clone(), name, stack.size(), entry.key()));
+            entry.insert(task.clone());
+            task
+        };
+        stats::count(|c| c.tasks_spawned.add(1));
+        trace!("spawn task {} ({:?})", task.id, task.name);
+        let nt = NewTask {
+            task: task.clone(),
+            body,
+            stack,
+        };
+        match local {
+            Some(l) => {
+                let displaced = l.runnext.borrow_mut().replace(nt);
+                if let Some(old) = displaced {
+                    l.push_stealable(old);
+                    shared.wake_idle_peer(l.me.index);
+                }
             }
-            None
+            None => {
+                let i = shared.next_worker.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
+                shared.workers[i].send(Runnable::New(nt));
+            }
         }
-        _ => Some(nt),
-    });
-    if let Some(nt) = nt {
-        let i = shared.next_worker.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
-        shared.workers[i].send(Runnable::New(nt));
-    }
-    Ok(task)
+        Ok(task)
+    })
 }
 
 impl RuntimeShared {
@@ -373,11 +382,11 @@ impl RuntimeShared {
                 task::RUNNING => "running",
                 task::PARKED_STATE => "parked",
                 task::DONE => "done",
-                _ if t.owner.get().is_none() => "runnable (not started)",
+                _ if t.owner().is_none() => "runnable (not started)",
                 _ => "runnable",
             };
             let _ = write!(out, " [{state}]");
-            if let Some(w) = t.owner.get() {
+            if let Some(w) = t.owner() {
                 let _ = write!(out, " on worker {}", w.index);
             }
             if t.state.load(Ordering::Relaxed) == task::PARKED_STATE {
@@ -497,7 +506,7 @@ impl Builder {
                 stealable_len: AtomicUsize::new(0),
                 sleeping: AtomicBool::new(false),
                 running: AtomicU64::new(0),
-                switches: AtomicU64::new(0),
+                counters: stats::register(),
             }));
         }
         let shared = Arc::new(RuntimeShared {

@@ -41,7 +41,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, stop: Receiver<()>) {
         let now = Instant::now();
         for (w, s) in shared.workers.iter().zip(samples.iter_mut()) {
             let running = w.running.load(Ordering::Relaxed);
-            let switches = w.switches.load(Ordering::Relaxed);
+            let switches = w.counters.switches.get();
             if running == 0 || switches != s.switches {
                 *s = Sample {
                     switches,
@@ -53,7 +53,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, stop: Receiver<()>) {
             let held = now - s.since;
             if held >= threshold && !s.warned {
                 s.warned = true;
-                stats::count(|c| c.stuck_warnings.fetch_add(1, Ordering::Relaxed));
+                stats::count(|c| c.stuck_warnings.add(1));
                 let name = shared
                     .tasks
                     .lock()

@@ -18,7 +18,6 @@ use slab::Slab;
 
 use super::{Local, NewTask, Runnable, RuntimeShared, FORCED_UNWIND, LOCAL, STACK_POOL_MAX};
 use crate::reactor::PollBuffers;
-use crate::stats;
 use crate::task::context::{self, Coro, Switch};
 use crate::task::park::unpark_task;
 use crate::task::stack::{self, GuardInfo};
@@ -134,7 +133,7 @@ impl Worker {
             .expire(Instant::now(), &mut due);
         let n = due.len();
         if n > 0 {
-            stats::count(|c| c.timers_fired.fetch_add(n as u64, Ordering::Relaxed));
+            self.local.me.counters.timers_fired.add(n as u64);
         }
         for t in due {
             unpark_task(&t);
@@ -174,7 +173,7 @@ impl Worker {
         let me = &self.local.me;
         let (task, key) = match r {
             Runnable::New(NewTask { task, body, stack }) => {
-                if task.owner.set(me.clone()).is_err() {
+                if task.owner.swap(me.index, Ordering::AcqRel) != task::UNSTARTED {
                     panic!("netpark: task {} started twice", task.id);
                 }
                 let guard = stack.guard();
@@ -198,16 +197,21 @@ impl Worker {
             name: task.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
             name_len: task.name.as_ref().map_or(0, |n| n.len()),
         });
-        *self.local.current.borrow_mut() = Some(task.clone());
         task.state.store(task::RUNNING, Ordering::Relaxed);
         me.running.store(task.id, Ordering::Relaxed);
-        me.switches.fetch_add(1, Ordering::Relaxed);
-        stats::count(|c| c.switches.fetch_add(1, Ordering::Relaxed));
+        me.counters.switches.add(1);
+        // The task's Arc moves into `current` for the run and back out after.
+        *self.local.current.borrow_mut() = Some(task);
 
         let result = self.coros[key].0.resume(());
 
         me.running.store(0, Ordering::Relaxed);
-        self.local.current.borrow_mut().take();
+        let task = self
+            .local
+            .current
+            .borrow_mut()
+            .take()
+            .expect("the running task is current");
         stack::set_running(GuardInfo::NONE);
         match result {
             CoroutineResult::Yield(Switch::Yield) => {
@@ -246,7 +250,7 @@ impl Worker {
             self.local.stacks.borrow_mut().push(stack);
         }
         self.local.shared.tasks.lock().try_remove(task.table_key);
-        stats::count(|c| c.tasks_finished.fetch_add(1, Ordering::Relaxed));
+        self.local.me.counters.tasks_finished.add(1);
         trace!("task {} done", task.id);
         task.finish();
     }

@@ -34,13 +34,16 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::scheduler::{self, Handle, WorkerShared};
+use crate::scheduler::{self, Handle, RuntimeShared, WorkerShared};
 use park::{Unparker, WaitReason};
 
 /// Park token values (see `park.rs`).
 pub(crate) const EMPTY: u8 = 0;
 pub(crate) const NOTIFIED: u8 = 1;
 pub(crate) const PARKED: u8 = 2;
+
+/// `Task::owner` before the task starts.
+pub(crate) const UNSTARTED: usize = usize::MAX;
 
 /// Lifecycle values (see the module docs).
 pub(crate) const RUNNABLE: u8 = 0;
@@ -77,8 +80,11 @@ pub struct Task {
     pub(crate) cancelled: AtomicBool,
     /// How many cancellation errors the task has been given.
     pub(crate) cancel_errors: AtomicU32,
-    /// The worker that started the task; set once, by that worker.
-    pub(crate) owner: OnceLock<Arc<WorkerShared>>,
+    /// The runtime the task belongs to; immutable.
+    pub(crate) runtime: Arc<RuntimeShared>,
+    /// Index of the worker that started the task in `runtime.workers`;
+    /// `UNSTARTED` until then, written once by that worker.
+    pub(crate) owner: AtomicUsize,
     /// Key of the task's coroutine in its owner's slab; written by the owner at start.
     pub(crate) coro_key: AtomicUsize,
     /// Key in the runtime's task table; immutable.
@@ -99,7 +105,12 @@ fn epoch() -> Instant {
 }
 
 impl Task {
-    pub(crate) fn new(name: Option<String>, stack_size: usize, table_key: usize) -> Task {
+    pub(crate) fn new(
+        runtime: Arc<RuntimeShared>,
+        name: Option<String>,
+        stack_size: usize,
+        table_key: usize,
+    ) -> Task {
         Task {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,
@@ -108,7 +119,8 @@ impl Task {
             state: AtomicU8::new(RUNNABLE),
             cancelled: AtomicBool::new(false),
             cancel_errors: AtomicU32::new(0),
-            owner: OnceLock::new(),
+            runtime,
+            owner: AtomicUsize::new(UNSTARTED),
             coro_key: AtomicUsize::new(usize::MAX),
             table_key,
             wait_kind: AtomicU8::new(0),
@@ -147,6 +159,11 @@ impl Task {
             6 => WaitReason::Other,
             _ => return None,
         })
+    }
+
+    /// The worker that owns the started task.
+    pub(crate) fn owner(&self) -> Option<&Arc<WorkerShared>> {
+        self.runtime.workers.get(self.owner.load(Ordering::Acquire))
     }
 
     /// Marks the task finished and wakes its joiner, outside the joiner lock.
@@ -345,12 +362,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle = Handle::try_current().ok_or_else(|| {
-            io::Error::other(
-                "netpark: spawn called outside a runtime; use Handle::spawn or Runtime::block_on",
-            )
-        })?;
-        self.spawn_on(&handle, f)
+        self.spawn_in(None, f)
     }
 
     /// Spawns on the runtime of `handle`, from any thread.
@@ -359,6 +371,15 @@ impl Builder {
     ///
     /// The `mmap` error when no stack can be mapped, or `Other` after shutdown.
     pub fn spawn_on<F, T>(self, handle: &Handle, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_in(Some(&handle.shared), f)
+    }
+
+    /// Spawns on `runtime`, or on the current worker's runtime for `None`.
+    fn spawn_in<F, T>(self, runtime: Option<&Arc<RuntimeShared>>, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -378,7 +399,7 @@ impl Builder {
                 *slot.lock() = Some(r);
             }
         });
-        let task = scheduler::spawn_raw(&handle.shared, self.name, self.stack_size, body)?;
+        let task = scheduler::spawn_raw(runtime, self.name, self.stack_size, body)?;
         Ok(JoinHandle {
             task,
             result,

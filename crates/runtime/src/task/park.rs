@@ -104,7 +104,7 @@ pub fn current_unparker() -> Unparker {
 /// Wakes `task` (Go's `goready`): the unpark half of the protocol above.
 pub(crate) fn unpark_task(task: &Arc<Task>) {
     if task.park.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
-        stats::count(|c| c.wakes.fetch_add(1, Ordering::Relaxed));
+        stats::count(|c| c.wakes.add(1));
         trace!("wake task {}", task.id);
         scheduler::schedule(task.clone());
     }
@@ -148,7 +148,7 @@ pub fn park(reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
         return Ok(());
     }
     task.set_wait(reason);
-    stats::count(|c| c.parks.fetch_add(1, Ordering::Relaxed));
+    stats::count(|c| c.parks.add(1));
     trace!("park task {} on {:?}", task.id, reason);
     let timer = deadline.map(|d| scheduler::add_timer(d, task.clone()));
     context::suspend(Switch::Park);
