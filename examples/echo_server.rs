@@ -6,10 +6,11 @@ mod common;
 
 const USAGE: &str = "echo_server: echo every byte back, one task per connection
 
-usage: echo_server [--addr HOST:PORT] [--workers N] [--verbose]
+usage: echo_server [--addr HOST:PORT] [--workers N] [--shared-epoll] [--verbose]
 
   --addr HOST:PORT   address to listen on (default 127.0.0.1:8000; :0 picks a port)
   --workers N        runtime worker threads (default: one per core)
+  --shared-epoll     register every socket in worker 0's epoll (the other reactor shape)
   --verbose          print in/out lines per message";
 
 fn main() {

@@ -33,6 +33,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+
 use parking_lot::Mutex;
 use slab::Slab;
 
@@ -126,6 +127,9 @@ pub(crate) struct RuntimeShared {
     stack_size: usize,
     /// Time a task may hold a worker before the monitor warns; immutable.
     stuck_threshold: Duration,
+    /// With [`Builder::shared_epoll`]: the one poller (worker 0's) every fd of
+    /// this runtime registers in; immutable.
+    shared_poller: Option<Arc<Poller>>,
     /// Round-robin cursor for spawns from outside the runtime.
     next_worker: AtomicUsize,
     /// Set once by shutdown.
@@ -248,7 +252,15 @@ pub(crate) fn current_task() -> Option<Arc<Task>> {
 
 /// The poller of this worker thread, if this is a worker.
 pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
-    with_local(|l| l.map(|l| l.me.poller.clone()))
+    with_local(|l| {
+        l.map(|l| {
+            l.shared
+                .shared_poller
+                .as_ref()
+                .unwrap_or(&l.me.poller)
+                .clone()
+        })
+    })
 }
 
 /// Makes a parked task runnable on its owner (called by `unpark`).
@@ -446,6 +458,7 @@ pub struct Builder {
     stack_size: usize,
     name: String,
     stuck_threshold: Duration,
+    shared_epoll: bool,
 }
 
 impl Default for Builder {
@@ -457,6 +470,7 @@ impl Default for Builder {
             stack_size: DEFAULT_STACK_SIZE,
             name: "netpark".to_string(),
             stuck_threshold: DEFAULT_STUCK_THRESHOLD,
+            shared_epoll: false,
         }
     }
 }
@@ -487,6 +501,17 @@ impl Builder {
         self
     }
 
+    /// Registers every fd in one epoll instance, worker 0's, instead of the
+    /// epoll of the worker whose task first waits on it (default off).
+    ///
+    /// This is the other reactor shape, kept for the measurement recorded in
+    /// ARCHITECTURE.md: with it, every event for a task on another worker is a
+    /// cross-thread wake.
+    pub fn shared_epoll(mut self, on: bool) -> Builder {
+        self.shared_epoll = on;
+        self
+    }
+
     /// Starts the workers and the monitor.
     ///
     /// # Errors
@@ -509,12 +534,14 @@ impl Builder {
                 counters: stats::register(),
             }));
         }
+        let shared_poller = self.shared_epoll.then(|| workers[0].poller.clone());
         let shared = Arc::new(RuntimeShared {
             id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
             name: self.name.clone(),
             workers,
             stack_size: self.stack_size,
             stuck_threshold: self.stuck_threshold,
+            shared_poller,
             next_worker: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             tasks: Mutex::new(Slab::new()),
@@ -538,15 +565,14 @@ impl Builder {
                 }
             }
         }
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
         let s = shared.clone();
         let monitor = thread::Builder::new()
             .name(format!("{}-monitor", self.name))
-            .spawn(move || monitor::run(s, stop_rx))?;
+            .spawn(move || monitor::run(s))?;
         Ok(Runtime {
             handle: Handle { shared },
             threads,
-            monitor: Some((monitor, stop_tx)),
+            monitor: Some(monitor),
         })
     }
 }
@@ -604,7 +630,7 @@ impl Handle {
 pub struct Runtime {
     handle: Handle,
     threads: Vec<thread::JoinHandle<()>>,
-    monitor: Option<(thread::JoinHandle<()>, Sender<()>)>,
+    monitor: Option<thread::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -683,7 +709,7 @@ impl Drop for Runtime {
 fn shutdown(
     shared: &Arc<RuntimeShared>,
     threads: Vec<thread::JoinHandle<()>>,
-    monitor: Option<(thread::JoinHandle<()>, Sender<()>)>,
+    monitor: Option<thread::JoinHandle<()>>,
 ) {
     shared.shutdown.store(true, Ordering::Release);
     for w in &shared.workers {
@@ -695,8 +721,9 @@ fn shutdown(
             let _ = t.join();
         }
     }
-    if let Some((m, stop)) = monitor {
-        let _ = stop.send(());
+    if let Some(m) = monitor {
+        // The monitor parks with a timeout and re-reads `shutdown` when woken.
+        m.thread().unpark();
         let _ = m.join();
     }
     for w in &shared.workers {

@@ -10,8 +10,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
-
 use super::RuntimeShared;
 use crate::stats;
 
@@ -21,7 +19,7 @@ struct Sample {
     warned: bool,
 }
 
-pub(crate) fn run(shared: Arc<RuntimeShared>, stop: Receiver<()>) {
+pub(crate) fn run(shared: Arc<RuntimeShared>) {
     let threshold = shared.stuck_threshold;
     let period = (threshold / 2).max(Duration::from_millis(1));
     let now = Instant::now();
@@ -34,7 +32,9 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, stop: Receiver<()>) {
             warned: false,
         })
         .collect();
-    while stop.recv_timeout(period).is_err() {
+    loop {
+        // park_timeout is one futex wait: no spinning on an idle runtime.
+        std::thread::park_timeout(period);
         if shared.shutdown.load(Ordering::Acquire) {
             return;
         }

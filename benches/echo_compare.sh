@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Echo servers side by side: netpark (examples/echo_server, 1 worker) against
+# tokio current_thread (benches/tokio_echo_server.rs), same shape, run
+# interleaved A B A B so drift on this shared machine hits both alike.
+# Each server is pinned to core 0 and the load client to core 1.
+#
+#   benches/echo_compare.sh            # 100 and 1000 connections, 64 B, 5 s, 3 rounds
+#   CONNS="100" SECS=3 ROUNDS=2 benches/echo_compare.sh
+#
+# The figure that separates servers is server CPU time per request (the client
+# saturates first on 2 cores); p99 latency is printed beside it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECS=${SECS:-5}
+ROUNDS=${ROUNDS:-3}
+SIZE=${SIZE:-64}
+CONNS=${CONNS:-"100 1000"}
+PORT=${PORT:-18765}
+
+cargo build --release --quiet --example echo_server --example echo_client
+TOKIO_BIN=$(cargo bench --bench tokio_echo_server --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+[ -x "$TOKIO_BIN" ] || { echo "cannot find the tokio_echo_server bench binary" >&2; exit 1; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+results=$(mktemp)
+trap 'rm -f "$results"; kill $(jobs -p) 2>/dev/null || true' EXIT
+
+wait_port() {
+  for _ in $(seq 100); do
+    (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "server did not start on port $1" >&2
+  return 1
+}
+
+run() { # name conns command...
+  local name=$1 conns=$2; shift 2
+  local port=$((PORT++))
+  taskset -c 0 "$@" --addr "127.0.0.1:$port" > /dev/null &
+  local pid=$!
+  wait_port "$port"
+  local line
+  line=$(taskset -c 1 target/release/examples/echo_client --addr "127.0.0.1:$port" \
+    --secs "$SECS" --conns "$conns" --size "$SIZE" --server-pid "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$name $conns $line" | tee -a "$results"
+}
+
+for conns in $CONNS; do
+  for _ in $(seq "$ROUNDS"); do
+    run netpark "$conns" target/release/examples/echo_server --workers 1
+    run tokio "$conns" "$TOKIO_BIN"
+  done
+done
+
+echo
+awk '
+  {
+    for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    k = $1 SUBSEP $2
+    cpu[k] += v["server_cpu_us_per_req"]; p99[k] += v["p99_us"]; rps[k] += v["rps"]; n[k]++
+    conns[$2] = 1
+  }
+  END {
+    printf "%-7s %-8s %14s %10s %10s\n", "conns", "server", "cpu_us/req", "p99_us", "req/s"
+    for (c in conns) {
+      for (s = 0; s < 2; s++) {
+        name = s ? "tokio" : "netpark"; k = name SUBSEP c
+        printf "%-7s %-8s %14.2f %10.0f %10.0f\n", c, name, cpu[k]/n[k], p99[k]/n[k], rps[k]/n[k]
+      }
+      a = "netpark" SUBSEP c; b = "tokio" SUBSEP c
+      printf "%-7s %-8s %13.2fx %9.2fx\n", c, "ratio", (cpu[a]/n[a])/(cpu[b]/n[b]), (p99[a]/n[a])/(p99[b]/n[b])
+    }
+  }' "$results"
