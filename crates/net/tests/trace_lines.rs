@@ -48,7 +48,10 @@ fn one_blocking_read_logs_register_park_wake_and_close() {
     let lines = LINES.lock().clone();
     let has = |p: &str| lines.iter().any(|l| l.contains(p));
     assert!(has(&format!("register fd {fd} ")), "{lines:#?}");
-    assert!(has(&format!("on Read({fd})")), "park line names the fd: {lines:#?}");
+    assert!(
+        has(&format!("on Read({fd})")),
+        "park line names the fd: {lines:#?}"
+    );
     assert!(has("wake task"), "{lines:#?}");
     assert!(has(&format!("close fd {fd} ")), "{lines:#?}");
 }
