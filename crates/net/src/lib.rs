@@ -48,7 +48,7 @@
 compile_error!("netpark supports Linux only (epoll, eventfd, splice).");
 
 #[macro_use]
-mod deadline;
+mod socket_methods;
 
 mod addr;
 mod conn;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
@@ -477,82 +477,6 @@ impl TcpStream {
         )
     }
 
-    /// Reads into `buf`; `Ok(0)` at end of stream (Go's `Read`, std's semantics).
-    ///
-    /// # Errors
-    ///
-    /// `read tcp a->b: connection reset by peer`, `…: i/o timeout`,
-    /// `…: use of closed network connection`, `…: task cancelled`.
-    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.read(buf).map_err(|e| self.err("read", e))
-    }
-
-    /// Vectored read.
-    ///
-    /// # Errors
-    ///
-    /// As [`read`](Self::read).
-    pub fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        self.fd.read_vectored(bufs).map_err(|e| self.err("read", e))
-    }
-
-    /// Reads without removing the data from the queue.
-    ///
-    /// # Errors
-    ///
-    /// As [`read`](Self::read).
-    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.peek(buf).map_err(|e| self.err("read", e))
-    }
-
-    /// Writes some of `buf` (std's `write`); use `write_all` for Go's `Write`.
-    ///
-    /// # Errors
-    ///
-    /// `write tcp a->b: broken pipe` / `connection reset by peer` for a gone
-    /// peer (never SIGPIPE), timeouts and close as [`read`](Self::read).
-    pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.write(buf).map_err(|e| self.err("write", e))
-    }
-
-    /// Vectored write.
-    ///
-    /// # Errors
-    ///
-    /// As [`write`](Self::write).
-    pub fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.fd
-            .write_vectored(bufs)
-            .map_err(|e| self.err("write", e))
-    }
-
-    /// Shuts down one or both directions (Go's `CloseRead`/`CloseWrite`).
-    ///
-    /// # Errors
-    ///
-    /// After close, or the OS error.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        let op = match how {
-            Shutdown::Read => "close read",
-            Shutdown::Write => "close write",
-            Shutdown::Both => "shutdown",
-        };
-        self.fd
-            .with(|fd| sys::shutdown(fd, how))
-            .map_err(|e| self.err(op, e))
-    }
-
-    /// Closes the connection (Go's `Close`): tasks blocked in `read`/`write` on
-    /// it wake with "use of closed network connection"; the fd is closed when
-    /// the last of them has left its syscall. Dropping the stream closes it too.
-    ///
-    /// # Errors
-    ///
-    /// `close tcp …: use of closed network connection` when already closed.
-    pub fn close(&self) -> io::Result<()> {
-        self.fd.close().map_err(|e| self.err("close", e))
-    }
-
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
@@ -771,6 +695,7 @@ impl TryFrom<std::net::TcpListener> for TcpListener {
 }
 
 impl_deadlines!(TcpStream);
+impl_stream_methods!(TcpStream);
 impl_stream_io!(TcpStream);
 
 /// Listens on `address` with the default [`ListenConfig`] (Go's `net.Listen` for tcp).

@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::io;
-use std::net::Shutdown;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Instant;
@@ -247,64 +246,6 @@ impl UnixStream {
         )
     }
 
-    /// Reads into `buf`; `Ok(0)` at end of stream.
-    ///
-    /// # Errors
-    ///
-    /// Go-shaped, as [`TcpStream::read`](crate::TcpStream::read).
-    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.read(buf).map_err(|e| self.err("read", e))
-    }
-
-    /// Vectored read.
-    ///
-    /// # Errors
-    ///
-    /// As [`read`](Self::read).
-    pub fn read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        self.fd.read_vectored(bufs).map_err(|e| self.err("read", e))
-    }
-
-    /// Writes some of `buf`.
-    ///
-    /// # Errors
-    ///
-    /// Go-shaped, as [`TcpStream::write`](crate::TcpStream::write).
-    pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.write(buf).map_err(|e| self.err("write", e))
-    }
-
-    /// Vectored write.
-    ///
-    /// # Errors
-    ///
-    /// As [`write`](Self::write).
-    pub fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.fd
-            .write_vectored(bufs)
-            .map_err(|e| self.err("write", e))
-    }
-
-    /// Shuts down one or both directions.
-    ///
-    /// # Errors
-    ///
-    /// After close, or the OS error.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.fd
-            .with(|fd| sys::shutdown(fd, how))
-            .map_err(|e| self.err("shutdown", e))
-    }
-
-    /// Closes the connection, waking blocked readers and writers.
-    ///
-    /// # Errors
-    ///
-    /// When already closed.
-    pub fn close(&self) -> io::Result<()> {
-        self.fd.close().map_err(|e| self.err("close", e))
-    }
-
     /// The local address.
     pub fn local_addr(&self) -> io::Result<UnixAddr> {
         Ok(self.local.clone())
@@ -324,4 +265,5 @@ impl IntoRawFd for UnixStream {
 }
 
 impl_deadlines!(UnixStream);
+impl_stream_methods!(UnixStream);
 impl_stream_io!(UnixStream);

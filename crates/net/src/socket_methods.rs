@@ -1,5 +1,7 @@
-//! Deadlines and timeouts shared by every socket type: Go's `SetDeadline`
-//! family and std's `set_read_timeout` family, forwarded to the `PollDesc`.
+//! Methods every socket type shares, generated once: Go's `SetDeadline`
+//! family and std's `set_read_timeout` family (forwarded to the `PollDesc`),
+//! the stream operations with their Go-shaped error context, and the
+//! `std::io::{Read, Write}` impls.
 //!
 //! Go semantics: a deadline is an absolute time; `None` (Go's zero `time.Time`)
 //! means no deadline; a deadline in the past makes pending and later operations
@@ -128,6 +130,95 @@ macro_rules! impl_stream_io {
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
+            }
+        }
+    };
+}
+
+/// Implements the stream operations (read, write, their vectored forms, peek,
+/// shutdown, close) on a type with an `fd: NetFd` field and an
+/// `err(&self, op, io::Error) -> io::Error` that adds Go's context.
+macro_rules! impl_stream_methods {
+    ($t:ty) => {
+        impl $t {
+            /// Reads into `buf`; `Ok(0)` at end of stream (Go's `Read`, std's semantics).
+            ///
+            /// # Errors
+            ///
+            /// Go-shaped, with the kind of the cause: `read tcp a->b: connection
+            /// reset by peer`, `…: i/o timeout`, `…: use of closed network
+            /// connection`, `…: task cancelled`.
+            pub fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.fd.read(buf).map_err(|e| self.err("read", e))
+            }
+
+            /// Vectored read.
+            ///
+            /// # Errors
+            ///
+            /// As [`read`](Self::read).
+            pub fn read_vectored(
+                &self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.fd.read_vectored(bufs).map_err(|e| self.err("read", e))
+            }
+
+            /// Reads without removing the data from the queue (`MSG_PEEK`).
+            ///
+            /// # Errors
+            ///
+            /// As [`read`](Self::read).
+            pub fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.fd.peek(buf).map_err(|e| self.err("read", e))
+            }
+
+            /// Writes some of `buf` (std's `write`); use `write_all` for Go's `Write`.
+            ///
+            /// # Errors
+            ///
+            /// `write tcp a->b: broken pipe` / `connection reset by peer` for a gone
+            /// peer (never SIGPIPE); timeouts and close as [`read`](Self::read).
+            pub fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                self.fd.write(buf).map_err(|e| self.err("write", e))
+            }
+
+            /// Vectored write.
+            ///
+            /// # Errors
+            ///
+            /// As [`write`](Self::write).
+            pub fn write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.fd
+                    .write_vectored(bufs)
+                    .map_err(|e| self.err("write", e))
+            }
+
+            /// Shuts down one or both directions (Go's `CloseRead`/`CloseWrite`).
+            ///
+            /// # Errors
+            ///
+            /// After close, or the OS error.
+            pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+                let op = match how {
+                    std::net::Shutdown::Read => "close read",
+                    std::net::Shutdown::Write => "close write",
+                    std::net::Shutdown::Both => "shutdown",
+                };
+                self.fd
+                    .with(|fd| crate::sys::shutdown(fd, how))
+                    .map_err(|e| self.err(op, e))
+            }
+
+            /// Closes the connection (Go's `Close`): tasks blocked in `read`/`write`
+            /// on it wake with "use of closed network connection"; the fd is closed
+            /// when the last of them has left its syscall. Dropping closes it too.
+            ///
+            /// # Errors
+            ///
+            /// `close …: use of closed network connection` when already closed.
+            pub fn close(&self) -> std::io::Result<()> {
+                self.fd.close().map_err(|e| self.err("close", e))
             }
         }
     };
