@@ -5,7 +5,7 @@
 //!
 //! - **Worker threads** (one per core by default) each run many *tasks*: green
 //!   threads with their own `mmap`'d stacks, switched by `corosensei`. A task that
-//!   must wait calls [`park`](task::park::park) and its worker runs another task.
+//!   must wait calls [`park`] and its worker runs another task.
 //! - **The reactor**: each worker owns an epoll instance. An fd is registered
 //!   once, edge-triggered, when a task first has to wait on it; when the worker
 //!   runs out of tasks it blocks in `epoll_wait` until the next timer, and turns

@@ -15,7 +15,7 @@
 //!
 //! # One turn
 //!
-//! [`Poller::poll`] = `epoll_wait` → decode → look tokens up in the registry under
+//! `Poller::poll` = `epoll_wait` → decode → look tokens up in the registry under
 //! one lock (stale generations dropped) → `PollDesc::notify` collects waiters →
 //! locks released → unpark each waiter.
 

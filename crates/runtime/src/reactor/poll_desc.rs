@@ -358,3 +358,89 @@ impl PollDesc {
         registry::remove(self.token);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The waiter-slot transitions, driven directly (no fd is ever registered:
+    //! every wait below returns before it would need one).
+
+    use super::*;
+
+    fn pd() -> PollDesc {
+        PollDesc::new(-1, Token::new(0, 0))
+    }
+
+    fn event(readable: bool, writable: bool, read_closed: bool) -> Event {
+        Event {
+            token: 0,
+            readable,
+            writable,
+            read_closed,
+        }
+    }
+
+    #[test]
+    fn an_event_before_the_wait_leaves_ready_and_the_wait_consumes_it() {
+        let pd = pd();
+        let mut woken = Vec::new();
+        pd.notify(&event(true, false, false), &mut woken);
+        assert!(woken.is_empty(), "nobody was waiting");
+        pd.wait(Mode::Read).unwrap();
+        assert!(!pd.state.lock().read.ready, "ready was consumed");
+    }
+
+    #[test]
+    fn prepare_clears_a_stale_ready() {
+        let pd = pd();
+        pd.notify(&event(true, true, false), &mut Vec::new());
+        pd.prepare(Mode::Read).unwrap();
+        assert!(!pd.state.lock().read.ready);
+        assert!(
+            pd.state.lock().write.ready,
+            "the other direction is untouched"
+        );
+    }
+
+    #[test]
+    fn evict_fails_every_later_prepare_and_wait_with_err_closed() {
+        let pd = pd();
+        pd.notify(&event(true, true, false), &mut Vec::new());
+        pd.evict();
+        assert!(error::is_closed(&pd.prepare(Mode::Read).unwrap_err()));
+        assert!(
+            error::is_closed(&pd.wait(Mode::Write).unwrap_err()),
+            "closed wins over ready"
+        );
+    }
+
+    #[test]
+    fn a_past_deadline_fails_the_wait_with_timeout() {
+        let pd = pd();
+        pd.set_deadline(
+            true,
+            false,
+            Some(Instant::now() - std::time::Duration::from_millis(1)),
+        );
+        assert!(error::is_timeout(&pd.wait(Mode::Read).unwrap_err()));
+        assert!(
+            pd.prepare(Mode::Write).is_ok(),
+            "only the read direction has a deadline"
+        );
+        pd.set_deadline(true, false, None);
+        assert!(
+            pd.prepare(Mode::Read).is_ok(),
+            "a cleared deadline no longer fails"
+        );
+    }
+
+    #[test]
+    fn a_read_hang_up_is_sticky_and_read_waits_return_at_once() {
+        let pd = pd();
+        pd.notify(&event(true, false, true), &mut Vec::new());
+        pd.wait(Mode::Read).unwrap();
+        // The edge was consumed; a second wait must not sleep.
+        pd.wait(Mode::Read).unwrap();
+        pd.prepare(Mode::Read).unwrap();
+        pd.wait(Mode::Read).unwrap();
+    }
+}
