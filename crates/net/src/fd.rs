@@ -54,7 +54,8 @@ pub struct NetFd {
     /// parks before trying (edge-triggered epoll reports the next arrival).
     /// Written by readers only.
     read_drained: AtomicBool,
-    /// Whether `write` may use `send(MSG_NOSIGNAL)` (sockets) or must use `write` (pipes).
+    /// Whether the fd is a socket: reads use `recv(2)` and writes
+    /// `send(MSG_NOSIGNAL)`; other fds (pipes) use `read(2)`/`write(2)`.
     is_socket: bool,
     /// Per-operation timeouts (std's `set_read_timeout` / `set_write_timeout`).
     timeouts: Mutex<(Option<Duration>, Option<Duration>)>,
@@ -226,7 +227,13 @@ impl NetFd {
             // EAGAIN. Wait for the next edge (or a `ready` already recorded).
             self.wait(Mode::Read)?;
         }
-        let n = self.io(Mode::Read, |fd| sys::read(fd, buf))?;
+        // recv(2) goes straight to the socket layer; read(2) would also pass
+        // through the VFS (fdget_pos, rw_verify_area) on every call.
+        let n = if self.is_socket {
+            self.io(Mode::Read, |fd| sys::recv(fd, buf, 0))?
+        } else {
+            self.io(Mode::Read, |fd| sys::read(fd, buf))?
+        };
         if n > 0 && n < buf.len() {
             self.read_drained.store(true, Ordering::Relaxed);
         }
