@@ -119,3 +119,35 @@ fn the_fd_is_closed_only_after_the_last_blocked_operation_leaves() {
         assert!(open_fds() <= before, "no fd leaked");
     });
 }
+
+#[test]
+fn a_thread_blocked_on_a_socket_survives_the_runtime_that_registered_it() {
+    util::within(util::LIMIT, || {
+        let (l, addr) = local_listener();
+        let c = TcpStream::connect(addr).unwrap();
+        let (s, _) = l.accept().unwrap();
+        let s = Arc::new(s);
+        let rt_ = rt::Runtime::builder().workers(1).build().unwrap();
+        // A task waits once, so the fd lands in that worker's epoll.
+        let s2 = s.clone();
+        rt_.block_on(move || {
+            s2.set_read_deadline(Some(Instant::now() + Duration::from_millis(10)))
+                .unwrap();
+            assert!(netpark_net::is_timeout(
+                &s2.read(&mut [0u8; 1]).unwrap_err()
+            ));
+            s2.set_read_deadline(None).unwrap();
+        });
+        // A plain thread now blocks on it, registered in that same epoll.
+        let s3 = s.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4];
+            s3.read(&mut buf).map(|n| buf[..n].to_vec())
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        drop(rt_);
+        std::thread::sleep(Duration::from_millis(30));
+        (&c).write_all(b"late").unwrap();
+        assert_eq!(reader.join().unwrap().unwrap(), b"late");
+    });
+}

@@ -97,8 +97,14 @@ impl Poller {
         self.alive.load(Ordering::Acquire)
     }
 
-    pub(crate) fn kill(&self) {
+    /// Marks the poller dead (its worker is exiting) and wakes every task or
+    /// thread still waiting on an fd registered here, so each re-registers in
+    /// a live poller instead of waiting on an epoll nobody polls.
+    pub(crate) fn kill(self: &Arc<Self>) {
         self.alive.store(false, Ordering::Release);
+        for u in registry::rehome(self) {
+            u.unpark();
+        }
     }
 
     fn register(&self, fd: RawFd, token: Token) -> io::Result<()> {

@@ -237,8 +237,10 @@ impl PollDesc {
                 // waiter consumed `ready`. Retry the syscall.
                 return Ok(());
             }
+            // Every pass, not only the first: the poller may have died (its
+            // runtime shut down) while we slept, and `rehome` woke us to move.
+            self.ensure_registered(&mut st)?;
             if !waited {
-                self.ensure_registered(&mut st)?;
                 st.slot(mode).waiters.push(me.clone());
             }
             let deadline = st.deadline(mode, op_deadline);
@@ -272,6 +274,18 @@ impl PollDesc {
         );
         st.poller = Some(poller);
         Ok(())
+    }
+
+    /// Forgets a registration in `dead` (a poller whose worker is exiting) and
+    /// collects this descriptor's waiters into `out`, so that each wakes, finds
+    /// no live registration, and registers in a live poller.
+    pub(crate) fn rehome(&self, dead: &Arc<Poller>, out: &mut Vec<Unparker>) {
+        let mut st = self.state.lock();
+        if st.poller.as_ref().is_some_and(|p| Arc::ptr_eq(p, dead)) {
+            st.poller = None;
+            out.extend(st.read.waiters.iter().cloned());
+            out.extend(st.write.waiters.iter().cloned());
+        }
     }
 
     /// Sets, moves or clears a deadline (Go's `poll_runtime_pollSetDeadline`).

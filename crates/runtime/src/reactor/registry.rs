@@ -70,6 +70,17 @@ pub(crate) fn lookup_batch(
     }
 }
 
+/// Moves every descriptor registered in `dead` off it (see `PollDesc::rehome`)
+/// and returns the waiters to wake, for the caller to unpark outside the lock.
+pub(crate) fn rehome(dead: &Arc<super::Poller>) -> Vec<crate::task::park::Unparker> {
+    let descs: Vec<Arc<PollDesc>> = REGISTRY.lock().iter().map(|(_, pd)| pd.clone()).collect();
+    let mut wake = Vec::new();
+    for pd in descs {
+        pd.rehome(dead, &mut wake);
+    }
+    wake
+}
+
 /// How many fds are registered now (for tests and stats).
 pub fn registered_count() -> usize {
     REGISTRY.lock().len()

@@ -727,10 +727,10 @@ fn shutdown(
         let _ = m.join();
     }
     for w in &shared.workers {
+        w.poller.kill();
         w.stealable.lock().clear();
         w.stealable_len.store(0, Ordering::Release);
         while w.inbox_rx.try_recv().is_ok() {}
-        w.poller.kill();
     }
     // Tasks that never finished: wake their joiners with no result.
     let left: Vec<Arc<Task>> = shared.tasks.lock().drain().collect();

@@ -273,8 +273,11 @@ impl Worker {
                 self.local.me.index
             );
         }
+        // Waiters still registered in this poller (threads, other runtimes'
+        // tasks) are sent to re-register elsewhere; wakes of our own unwound
+        // tasks land in the queue cleared next.
+        self.local.me.poller.kill();
         self.local.queue.borrow_mut().clear();
         self.local.stacks.borrow_mut().clear();
-        self.local.me.poller.kill();
     }
 }
