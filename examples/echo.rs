@@ -1,6 +1,7 @@
 //! The echo pair in one process: a server task and a client, over loopback.
 //!
-//! `cargo run --release --example echo` (flags: `--conns N --count N --size S --quiet`).
+//! `cargo run --release --example echo` (flags: `--addr HOST:PORT --conns N
+//! --count N --size S --quiet`).
 
 mod common;
 
@@ -9,8 +10,9 @@ use std::time::Instant;
 
 const USAGE: &str = "echo: run the echo server and client in one process
 
-usage: echo [--conns N] [--count N] [--size S] [--quiet]
+usage: echo [--addr HOST:PORT] [--conns N] [--count N] [--size S] [--quiet]
 
+  --addr HOST:PORT  where the server listens (default 127.0.0.1:0, any free port)
   --conns N   client connections (default 2)
   --count N   messages per connection (default 3)
   --size S    pad each message to S bytes (default: no padding)
@@ -22,8 +24,9 @@ fn main() {
     let count: usize = flags.get("count", 3);
     let size: usize = flags.get("size", 0);
     let print = !flags.has("quiet");
+    let listen_addr = flags.str("addr", "127.0.0.1:0");
     let code = netpark::run(move || {
-        let ln = match netpark::net::listen_tcp("tcp", "127.0.0.1:0") {
+        let ln = match netpark::net::listen_tcp("tcp", &listen_addr) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("echo: {e}");
