@@ -49,7 +49,7 @@ fn one_blocking_read_logs_register_park_wake_and_close() {
     let has = |p: &str| lines.iter().any(|l| l.contains(p));
     assert!(has(&format!("register fd {fd} ")), "{lines:#?}");
     assert!(
-        has(&format!("on Read({fd})")),
+        has(&format!("on read fd {fd}")),
         "park line names the fd: {lines:#?}"
     );
     assert!(has("wake task"), "{lines:#?}");

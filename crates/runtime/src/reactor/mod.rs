@@ -149,6 +149,13 @@ impl Poller {
         });
         registry::lookup_batch(events, &mut buf.descs);
         for (pd, ev) in buf.descs.drain(..) {
+            trace!(
+                "epoll event fd {}: readable={} writable={} hang-up={}",
+                pd.fd(),
+                ev.readable,
+                ev.writable,
+                ev.read_closed
+            );
             pd.notify(&ev, &mut buf.wake);
         }
         if fd_events > 0 {

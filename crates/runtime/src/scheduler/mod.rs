@@ -402,27 +402,8 @@ impl RuntimeShared {
                 let _ = write!(out, " on worker {}", w.index);
             }
             if t.state.load(Ordering::Relaxed) == task::PARKED_STATE {
-                match t.wait_reason() {
-                    Some(WaitReason::Read(fd)) => {
-                        let _ = write!(out, ", waiting: read fd {fd}");
-                    }
-                    Some(WaitReason::Write(fd)) => {
-                        let _ = write!(out, ", waiting: write fd {fd}");
-                    }
-                    Some(WaitReason::Sleep(until)) => {
-                        let left = until.saturating_duration_since(Instant::now());
-                        let _ = write!(out, ", waiting: sleep until +{left:?}");
-                    }
-                    Some(WaitReason::Join(id)) => {
-                        let _ = write!(out, ", waiting: join task {id}");
-                    }
-                    Some(WaitReason::Sync) => {
-                        let _ = write!(out, ", waiting: lock or channel");
-                    }
-                    Some(WaitReason::Other) | None => {
-                        let _ = write!(out, ", waiting: unpark");
-                    }
-                }
+                let reason = t.wait_reason().unwrap_or(WaitReason::Other);
+                let _ = write!(out, ", waiting: {reason}");
             }
             if t.cancelled.load(Ordering::Relaxed) {
                 let _ = write!(out, " (cancelled)");

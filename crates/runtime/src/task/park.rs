@@ -64,6 +64,23 @@ pub enum WaitReason {
     Other,
 }
 
+impl std::fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitReason::Read(fd) => write!(f, "read fd {fd}"),
+            WaitReason::Write(fd) => write!(f, "write fd {fd}"),
+            WaitReason::Sleep(until) => write!(
+                f,
+                "sleep until +{:?}",
+                until.saturating_duration_since(Instant::now())
+            ),
+            WaitReason::Join(id) => write!(f, "join task {id}"),
+            WaitReason::Sync => f.write_str("lock or channel"),
+            WaitReason::Other => f.write_str("unpark"),
+        }
+    }
+}
+
 /// A handle that wakes one parked task or thread.
 #[derive(Debug, Clone)]
 pub struct Unparker(Inner);
@@ -149,7 +166,7 @@ pub fn park(reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
     }
     task.set_wait(reason);
     stats::count(|c| c.parks.add(1));
-    trace!("park task {} on {:?}", task.id, reason);
+    trace!("park task {} on {reason}", task.id);
     let timer = deadline.map(|d| scheduler::add_timer(d, task.clone()));
     context::suspend(Switch::Park);
     if let Some(key) = timer {
