@@ -108,6 +108,10 @@ impl WorkerShared {
     fn send(&self, r: Runnable) {
         // A closed inbox means the worker has exited at shutdown; the task is dropped.
         let _ = self.inbox_tx.send(r);
+        // Store (the message), fence, load (`sleeping`): the mirror of the
+        // worker's store-fence-load before it sleeps, so one of the two sees
+        // the other.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             self.poller.wake();
         }
@@ -214,7 +218,7 @@ impl WorkerShared {
     fn push_stealable(&self, seq: u64, nt: NewTask) {
         let mut st = self.stealable.lock();
         st.push_back((seq, nt));
-        self.stealable_len.store(st.len(), Ordering::Release);
+        self.stealable_len.store(st.len(), Ordering::SeqCst);
     }
 
     /// Takes the oldest unstarted task.
@@ -366,6 +370,7 @@ pub(crate) fn spawn_raw(
 impl RuntimeShared {
     /// Wakes one sleeping worker other than `except`, so it can steal.
     fn wake_idle_peer(&self, except: usize) {
+        std::sync::atomic::fence(Ordering::SeqCst);
         if let Some(w) = self
             .workers
             .iter()

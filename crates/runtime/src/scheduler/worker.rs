@@ -90,9 +90,16 @@ impl Worker {
                 continue;
             }
             // Idle: announce sleep, then re-check everything a waker could have
-            // queued before seeing `sleeping` (SeqCst pairs with WorkerShared::send).
+            // queued before seeing `sleeping`: our inbox (pairs with
+            // WorkerShared::send) and peers' stealable queues (pairs with
+            // spawn_raw's wake_idle_peer). Each side stores, fences, then loads.
             me.sleeping.store(true, Ordering::SeqCst);
-            if !me.inbox_rx.is_empty() || shared.shutdown.load(Ordering::SeqCst) {
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let peer_work = shared
+                .workers
+                .iter()
+                .any(|w| w.index != me.index && w.stealable_len.load(Ordering::SeqCst) > 0);
+            if peer_work || !me.inbox_rx.is_empty() || shared.shutdown.load(Ordering::SeqCst) {
                 me.sleeping.store(false, Ordering::SeqCst);
                 continue;
             }
