@@ -29,7 +29,7 @@
 
 use std::io;
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,9 @@ pub struct NetFd {
     timeouts: Mutex<(Option<Duration>, Option<Duration>)>,
     /// Whether any timeout is set, so the hot path skips the lock.
     has_timeouts: AtomicBool,
+    /// Current back-off in ms after a resource error in `accept` (0: none);
+    /// used by listening fds only, written by `accept`.
+    accept_backoff_ms: AtomicU32,
 }
 
 /// Holds one reference for the duration of an operation.
@@ -98,6 +101,7 @@ impl NetFd {
                 is_socket,
                 timeouts: Mutex::new((None, None)),
                 has_timeouts: AtomicBool::new(false),
+                accept_backoff_ms: AtomicU32::new(0),
             }),
             Err(e) => {
                 sys::close(raw);
@@ -238,6 +242,45 @@ impl NetFd {
             self.read_drained.store(true, Ordering::Relaxed);
         }
         Ok(n)
+    }
+
+    /// Accepts a connection on a listening socket (Go's `poll.FD.Accept`).
+    ///
+    /// `ECONNABORTED` (a peer that gave up while queued) is retried. On a
+    /// resource error (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) the call first
+    /// sleeps for a back-off (5 ms doubling to 1 s, reset by the next success)
+    /// and then returns the error, so a caller that retries every error cannot
+    /// spin: with edge-triggered epoll the pending connection stays queued and
+    /// the next `accept(2)` would fail at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`io`](Self::io), plus the resource errors above.
+    pub(crate) fn accept(&self) -> io::Result<(OwnedFd, sys::RawAddr)> {
+        loop {
+            match self.io(Mode::Read, sys::accept) {
+                Ok(conn) => {
+                    self.accept_backoff_ms.store(0, Ordering::Relaxed);
+                    return Ok(conn);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                    ) =>
+                {
+                    let prev = self.accept_backoff_ms.load(Ordering::Relaxed);
+                    let ms = if prev == 0 { 5 } else { (prev * 2).min(1000) };
+                    self.accept_backoff_ms.store(ms, Ordering::Relaxed);
+                    let d = Duration::from_millis(ms as u64);
+                    log::warn!("netpark: accept on fd {}: {e}; retrying in {d:?}", self.fd);
+                    netpark_runtime::sleep(d)?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Vectored read.

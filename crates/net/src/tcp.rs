@@ -7,9 +7,6 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use netpark_runtime::Mode;
-use parking_lot::Mutex;
-
 use crate::addr::{self, Family};
 use crate::dial::Dialer;
 use crate::error::op_error;
@@ -147,7 +144,6 @@ impl ListenConfig {
             fd,
             net: network.to_string(),
             local,
-            backoff: Mutex::new(Duration::ZERO),
         })
     }
 }
@@ -162,8 +158,6 @@ pub struct TcpListener {
     net: String,
     /// The bound address; immutable.
     local: SocketAddr,
-    /// Current back-off after a resource error in accept (EMFILE and friends).
-    backoff: Mutex<Duration>,
 }
 
 impl fmt::Debug for TcpListener {
@@ -225,38 +219,10 @@ impl TcpListener {
     /// call first sleeps for a back-off (5 ms doubling to 1 s, reset by the next
     /// success), then returns the error, so a loop that retries cannot spin.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        loop {
-            match self.fd.io(Mode::Read, sys::accept) {
-                Ok((fd, raw)) => {
-                    *self.backoff.lock() = Duration::ZERO;
-                    let peer = raw.to_inet().map_err(|e| self.err(e))?;
-                    let s =
-                        TcpStream::from_accepted(fd, &self.net, peer).map_err(|e| self.err(e))?;
-                    return Ok((s, peer));
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-                    ) =>
-                {
-                    let d = {
-                        let mut b = self.backoff.lock();
-                        *b = if b.is_zero() {
-                            Duration::from_millis(5)
-                        } else {
-                            (*b * 2).min(Duration::from_secs(1))
-                        };
-                        *b
-                    };
-                    log::warn!("netpark: accept {}: {e}; retrying in {d:?}", self.local);
-                    netpark_runtime::sleep(d).map_err(|e| self.err(e))?;
-                    return Err(self.err(e));
-                }
-                Err(e) => return Err(self.err(e)),
-            }
-        }
+        let (fd, raw) = self.fd.accept().map_err(|e| self.err(e))?;
+        let peer = raw.to_inet().map_err(|e| self.err(e))?;
+        let s = TcpStream::from_accepted(fd, &self.net, peer).map_err(|e| self.err(e))?;
+        Ok((s, peer))
     }
 
     fn err(&self, e: io::Error) -> io::Error {
@@ -333,7 +299,6 @@ impl TcpListener {
             fd,
             net: "tcp".into(),
             local,
-            backoff: Mutex::new(Duration::ZERO),
         })
     }
 

@@ -9,8 +9,6 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Instant;
 
-use netpark_runtime::Mode;
-
 use crate::dial;
 use crate::error::op_error;
 use crate::fd::NetFd;
@@ -75,23 +73,21 @@ impl UnixListener {
     ///
     /// # Errors
     ///
-    /// `accept unix /path: use of closed network connection` after close, …
+    /// `accept unix /path: use of closed network connection` after close, …;
+    /// on `EMFILE` and other resource errors the call backs off first, as
+    /// [`TcpListener::accept`](crate::TcpListener::accept) does.
     pub fn accept(&self) -> io::Result<(UnixStream, UnixAddr)> {
-        loop {
-            match self.fd.io(Mode::Read, sys::accept) {
-                Ok((fd, raw)) => {
-                    let peer = raw.to_unix();
-                    let s = UnixStream {
-                        fd: NetFd::new_socket(fd).map_err(|e| self.err(e))?,
-                        local: self.local.clone(),
-                        peer: peer.clone(),
-                    };
-                    return Ok((s, peer));
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
-                Err(e) => return Err(self.err(e)),
-            }
-        }
+        let (fd, raw) = self.fd.accept().map_err(|e| self.err(e))?;
+        let peer = raw.to_unix();
+        let fd = NetFd::new_socket(fd).map_err(|e| self.err(e))?;
+        Ok((
+            UnixStream {
+                fd,
+                local: self.local.clone(),
+                peer: peer.clone(),
+            },
+            peer,
+        ))
     }
 
     fn err(&self, e: io::Error) -> io::Error {
