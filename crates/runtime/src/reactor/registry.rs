@@ -80,8 +80,3 @@ pub(crate) fn rehome(dead: &Arc<super::Poller>) -> Vec<crate::task::park::Unpark
     }
     wake
 }
-
-/// How many fds are registered now (for tests and stats).
-pub fn registered_count() -> usize {
-    REGISTRY.lock().len()
-}
