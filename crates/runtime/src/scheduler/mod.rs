@@ -22,8 +22,8 @@
 mod monitor;
 mod worker;
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
 use std::rc::Rc;
@@ -54,19 +54,16 @@ pub const DEFAULT_STUCK_THRESHOLD: Duration = Duration::from_millis(10);
 /// Finished stacks a worker keeps for reuse.
 const STACK_POOL_MAX: usize = 1024;
 
-/// A task that has never run: its function and stack travel with it.
-pub(crate) struct NewTask {
-    pub(crate) task: Arc<Task>,
-    pub(crate) body: Box<dyn FnOnce() + Send>,
-    pub(crate) stack: Stack,
-}
-
-/// An entry of a run queue.
+/// An entry of a run queue; holding one is holding the task's run permission
+/// (task/context.rs).
 pub(crate) enum Runnable {
-    /// Start this task on the worker that pops it.
-    New(NewTask),
-    /// Resume this started task (only ever on its owner).
-    Resume(Arc<Task>),
+    /// Start this unstarted task on the worker that pops it.
+    New(Arc<Task>),
+    /// Resume the started task with this key in the owner's task table (only
+    /// ever queued on its owner).
+    Resume(usize),
+    /// Not a task: list this worker's tasks into the sender (`dump()`).
+    Dump(Box<Sender<String>>),
 }
 
 /// The part of a worker other threads see.
@@ -82,7 +79,7 @@ pub struct WorkerShared {
     pub(crate) poller: Arc<Poller>,
     /// Unstarted tasks peers may steal, with their queue sequence numbers;
     /// short critical sections only.
-    stealable: Mutex<VecDeque<(u64, NewTask)>>,
+    stealable: Mutex<VecDeque<(u64, Arc<Task>)>>,
     /// Length of `stealable`, readable without the lock; written under it.
     stealable_len: AtomicUsize,
     /// The owner is in (or about to enter) a blocking `epoll_wait`; written by the
@@ -93,14 +90,6 @@ pub struct WorkerShared {
     /// The worker's counters (task resumes, timers, finished tasks); written
     /// only by the owner, read by the monitor and `stats()`.
     pub(crate) counters: Arc<stats::Counters>,
-}
-
-impl std::fmt::Debug for NewTask {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewTask")
-            .field("id", &self.task.id)
-            .finish()
-    }
 }
 
 impl WorkerShared {
@@ -138,8 +127,9 @@ pub(crate) struct RuntimeShared {
     next_worker: AtomicUsize,
     /// Set once by shutdown.
     shutdown: AtomicBool,
-    /// Every live task (for dump and shutdown); insert at spawn, remove at finish.
-    tasks: Mutex<Slab<Arc<Task>>>,
+    /// Names of the live named tasks by id, for the monitor's warning (it cannot
+    /// ask a stuck worker). Unnamed tasks, the common case, never touch it.
+    names: Mutex<HashMap<u64, String>>,
 }
 
 /// Every runtime alive in the process, for `dump()`.
@@ -151,18 +141,20 @@ pub(crate) struct Local {
     pub(crate) shared: Arc<RuntimeShared>,
     pub(crate) me: Arc<WorkerShared>,
     /// Newest unstarted spawn.
-    runnext: RefCell<Option<NewTask>>,
+    runnext: Cell<Option<Arc<Task>>>,
     /// Runnable tasks with their sequence numbers, FIFO. Together with
     /// `stealable`, ordered by sequence, it forms one FIFO run queue.
     queue: RefCell<VecDeque<(u64, Runnable)>>,
     /// Next sequence number for `queue` and `stealable`.
-    seq: std::cell::Cell<u64>,
+    seq: Cell<u64>,
     /// Sleeps and deadlines of this worker's tasks.
     timers: RefCell<Timers>,
     /// Finished default-size stacks for reuse.
     stacks: RefCell<Vec<Stack>>,
-    /// The task running now.
-    current: RefCell<Option<Arc<Task>>>,
+    /// The started tasks this worker owns, by key (`Task::key`). An entry is
+    /// inserted when the task starts and removed when it returns (or at
+    /// shutdown), so it keeps every started task alive; only the owner touches it.
+    pub(crate) tasks: RefCell<Slab<Arc<Task>>>,
 }
 
 thread_local! {
@@ -185,16 +177,16 @@ impl Local {
     }
 
     /// Appends an unstarted task where idle peers can steal it.
-    pub(crate) fn push_stealable(&self, nt: NewTask) {
+    pub(crate) fn push_stealable(&self, t: Arc<Task>) {
         let seq = self.next_seq();
-        self.me.push_stealable(seq, nt);
+        self.me.push_stealable(seq, t);
     }
 
     /// The next task to run: `runnext`, then the older of the heads of `queue`
     /// and `stealable`.
     pub(crate) fn pop(&self) -> Option<Runnable> {
-        if let Some(nt) = self.runnext.borrow_mut().take() {
-            return Some(Runnable::New(nt));
+        if let Some(t) = self.runnext.take() {
+            return Some(Runnable::New(t));
         }
         let mut q = self.queue.borrow_mut();
         if self.me.stealable_len.load(Ordering::Acquire) > 0 {
@@ -205,9 +197,9 @@ impl Local {
                 _ => false,
             };
             if older {
-                let (_, nt) = st.pop_front().expect("checked non-empty");
+                let (_, t) = st.pop_front().expect("checked non-empty");
                 self.me.stealable_len.store(st.len(), Ordering::Release);
-                return Some(Runnable::New(nt));
+                return Some(Runnable::New(t));
             }
         }
         q.pop_front().map(|(_, r)| r)
@@ -215,27 +207,27 @@ impl Local {
 }
 
 impl WorkerShared {
-    fn push_stealable(&self, seq: u64, nt: NewTask) {
+    fn push_stealable(&self, seq: u64, t: Arc<Task>) {
         let mut st = self.stealable.lock();
-        st.push_back((seq, nt));
+        st.push_back((seq, t));
         self.stealable_len.store(st.len(), Ordering::SeqCst);
     }
 
     /// Takes the oldest unstarted task.
-    pub(crate) fn pop_stealable(&self) -> Option<NewTask> {
+    pub(crate) fn pop_stealable(&self) -> Option<Arc<Task>> {
         let mut st = self.stealable.lock();
-        let r = st.pop_front().map(|(_, nt)| nt);
+        let r = st.pop_front().map(|(_, t)| t);
         self.stealable_len.store(st.len(), Ordering::Release);
         r
     }
 
     /// Takes the older half of the unstarted tasks, if the lock is free.
-    pub(crate) fn steal_half(&self) -> Vec<NewTask> {
+    pub(crate) fn steal_half(&self) -> Vec<Arc<Task>> {
         let Some(mut st) = self.stealable.try_lock() else {
             return Vec::new();
         };
         let n = st.len().div_ceil(2);
-        let taken = st.drain(..n).map(|(_, nt)| nt).collect();
+        let taken = st.drain(..n).map(|(_, t)| t).collect();
         self.stealable_len.store(st.len(), Ordering::Release);
         taken
     }
@@ -247,11 +239,6 @@ fn with_local<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
 
 pub(crate) fn forced_unwind() -> bool {
     FORCED_UNWIND.with(|f| f.get())
-}
-
-/// The task running on this thread, if any.
-pub(crate) fn current_task() -> Option<Arc<Task>> {
-    with_local(|l| l.and_then(|l| l.current.borrow().clone()))
 }
 
 /// The poller of this worker thread, if this is a worker.
@@ -267,34 +254,35 @@ pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
     })
 }
 
-/// Makes a parked task runnable on its owner (called by `unpark`).
-pub(crate) fn schedule(task: Arc<Task>) {
+/// Makes a parked task runnable on its owner (called by the one `unpark`
+/// whose swap saw PARKED, which thereby holds the run permission).
+pub(crate) fn schedule(task: &Task) {
     let owner = task.owner.load(Ordering::Acquire);
     assert!(
         owner != task::UNSTARTED,
         "netpark: scheduling a task that never started"
     );
+    let key = task.key.load(Ordering::Relaxed);
     task.state.store(task::RUNNABLE, Ordering::Relaxed);
-    let task = with_local(|l| match l {
+    let local = with_local(|l| match l {
         Some(l) if l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime) => {
-            l.push(Runnable::Resume(task));
-            None
+            l.push(Runnable::Resume(key));
+            true
         }
-        _ => Some(task),
+        _ => false,
     });
-    if let Some(task) = task {
-        let w = &task.runtime.workers[owner];
-        w.send(Runnable::Resume(task.clone()));
+    if !local {
+        task.runtime.workers[owner].send(Runnable::Resume(key));
     }
 }
 
 /// Arms a timer that unparks `task` at `when`; only on the task's own worker.
-pub(crate) fn add_timer(when: Instant, task: Arc<Task>) -> TimerKey {
+pub(crate) fn add_timer(when: Instant, task: &Task) -> TimerKey {
     with_local(|l| {
         l.expect("netpark: timer outside a worker")
             .timers
             .borrow_mut()
-            .insert(when, task)
+            .insert(when, task.key.load(Ordering::Relaxed), task.id)
     })
 }
 
@@ -307,13 +295,14 @@ pub(crate) fn remove_timer(key: TimerKey) {
     })
 }
 
-/// Spawns `body` on `runtime`, or on the calling worker's runtime for `None`
-/// (the engine of every spawn function). One thread-local lookup.
+/// Spawns a task on `runtime`, or on the calling worker's runtime for `None`
+/// (the engine of every spawn function). `make` builds the task header around
+/// a stack from the worker's pool. One thread-local lookup, no lock.
 pub(crate) fn spawn_raw(
     runtime: Option<&Arc<RuntimeShared>>,
     name: Option<String>,
     stack_size: Option<usize>,
-    body: Box<dyn FnOnce() + Send>,
+    make: impl FnOnce(&Arc<RuntimeShared>, Option<String>, Stack) -> Arc<Task>,
 ) -> io::Result<Arc<Task>> {
     with_local(|l| {
         let shared = match (runtime, l) {
@@ -336,23 +325,16 @@ pub(crate) fn spawn_raw(
             Some(s) => s,
             None => Stack::new(size)?,
         };
-        let task = {
-            let mut tasks = shared.tasks.lock();
-            let entry = tasks.vacant_entry();
-            let task = Arc::new(Task::new(shared.clone(), name, stack.size(), entry.key()));
-            entry.insert(task.clone());
-            task
-        };
+        let task = make(shared, name, stack);
+        if let Some(n) = &task.name {
+            shared.names.lock().insert(task.id, n.clone());
+        }
         stats::count(|c| c.tasks_spawned.add(1));
         trace!("spawn task {} ({:?})", task.id, task.name);
-        let nt = NewTask {
-            task: task.clone(),
-            body,
-            stack,
-        };
+        let queued = task.clone();
         match local {
             Some(l) => {
-                let displaced = l.runnext.borrow_mut().replace(nt);
+                let displaced = l.runnext.replace(Some(queued));
                 if let Some(old) = displaced {
                     l.push_stealable(old);
                     shared.wake_idle_peer(l.me.index);
@@ -360,7 +342,7 @@ pub(crate) fn spawn_raw(
             }
             None => {
                 let i = shared.next_worker.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
-                shared.workers[i].send(Runnable::New(nt));
+                shared.workers[i].send(Runnable::New(queued));
             }
         }
         Ok(task)
@@ -380,42 +362,107 @@ impl RuntimeShared {
         }
     }
 
+    /// Lists the runtime's tasks. Each worker lists its own (its task table and
+    /// queues are owner-only): the caller's worker directly, the others when
+    /// they next pass through their loop (a `Dump` message in the inbox, which
+    /// also wakes them). Like Go's dump this sees each worker at a slightly
+    /// different instant; a worker held by one task for longer than
+    /// [`DUMP_ANSWER_WAIT`] is reported as such instead.
     fn dump_into(&self, out: &mut String) {
-        let tasks: Vec<Arc<Task>> = self.tasks.lock().iter().map(|(_, t)| t.clone()).collect();
+        let me = with_local(|l| {
+            l.filter(|l| std::ptr::eq(Arc::as_ptr(&l.shared), self))
+                .map(|l| l.me.index)
+        });
+        let mut pending = Vec::new();
+        if !self.shutdown.load(Ordering::Acquire) {
+            for w in self.workers.iter().filter(|w| Some(w.index) != me) {
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                w.send(Runnable::Dump(Box::new(tx)));
+                pending.push((w, rx));
+            }
+        }
+        let mut body = String::new();
+        with_local(|l| {
+            if let Some(l) = l.filter(|l| Some(l.me.index) == me) {
+                l.list_tasks(&mut body);
+            }
+        });
+        let deadline = Instant::now() + DUMP_ANSWER_WAIT;
+        for (w, rx) in pending {
+            match rx.recv_deadline(deadline) {
+                Ok(part) => body.push_str(&part),
+                Err(_) => {
+                    let _ = writeln!(
+                        body,
+                        "worker {} did not answer: held by task {} (busy or blocked); its tasks are not listed",
+                        w.index,
+                        w.running.load(Ordering::Relaxed)
+                    );
+                }
+            }
+        }
+        let live = body.lines().filter(|l| l.starts_with("task ")).count();
         let _ = writeln!(
             out,
-            "runtime {} \"{}\": {} worker(s), {} live task(s)",
+            "runtime {} \"{}\": {} worker(s), {live} live task(s)",
             self.id,
             self.name,
             self.workers.len(),
-            tasks.len()
         );
-        for t in tasks {
-            let _ = write!(out, "task {}", t.id);
-            if let Some(n) = &t.name {
-                let _ = write!(out, " \"{n}\"");
+        out.push_str(&body);
+    }
+}
+
+/// How long `dump()` waits for the other workers to list their tasks.
+pub const DUMP_ANSWER_WAIT: Duration = Duration::from_millis(200);
+
+impl Local {
+    /// Appends one line per task this worker holds: started tasks, then
+    /// unstarted ones in `runnext`, `queue` and `stealable`.
+    pub(crate) fn list_tasks(&self, out: &mut String) {
+        for (_, t) in self.tasks.borrow().iter() {
+            write_task(out, t);
+        }
+        let next = self.runnext.take();
+        if let Some(t) = &next {
+            write_task(out, t);
+        }
+        self.runnext.set(next);
+        for (_, r) in self.queue.borrow().iter() {
+            if let Runnable::New(t) = r {
+                write_task(out, t);
             }
-            let state = match t.state.load(Ordering::Relaxed) {
-                task::RUNNING => "running",
-                task::PARKED_STATE => "parked",
-                task::DONE => "done",
-                _ if t.owner().is_none() => "runnable (not started)",
-                _ => "runnable",
-            };
-            let _ = write!(out, " [{state}]");
-            if let Some(w) = t.owner() {
-                let _ = write!(out, " on worker {}", w.index);
-            }
-            if t.state.load(Ordering::Relaxed) == task::PARKED_STATE {
-                let reason = t.wait_reason().unwrap_or(WaitReason::Other);
-                let _ = write!(out, ", waiting: {reason}");
-            }
-            if t.cancelled.load(Ordering::Relaxed) {
-                let _ = write!(out, " (cancelled)");
-            }
-            out.push('\n');
+        }
+        for (_, t) in self.me.stealable.lock().iter() {
+            write_task(out, t);
         }
     }
+}
+
+fn write_task(out: &mut String, t: &Task) {
+    let _ = write!(out, "task {}", t.id);
+    if let Some(n) = &t.name {
+        let _ = write!(out, " \"{n}\"");
+    }
+    let state = match t.state.load(Ordering::Relaxed) {
+        task::RUNNING => "running",
+        task::PARKED_STATE => "parked",
+        task::DONE => "done",
+        _ if t.owner().is_none() => "runnable (not started)",
+        _ => "runnable",
+    };
+    let _ = write!(out, " [{state}]");
+    if let Some(w) = t.owner() {
+        let _ = write!(out, " on worker {}", w.index);
+    }
+    if t.state.load(Ordering::Relaxed) == task::PARKED_STATE {
+        let reason = t.wait_reason().unwrap_or(WaitReason::Other);
+        let _ = write!(out, ", waiting: {reason}");
+    }
+    if t.cancelled.load(Ordering::Relaxed) {
+        let _ = write!(out, " (cancelled)");
+    }
+    out.push('\n');
 }
 
 /// Lists every live task of every runtime with its state and what it waits on
@@ -530,7 +577,7 @@ impl Builder {
             shared_poller,
             next_worker: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            tasks: Mutex::new(Slab::new()),
+            names: Mutex::new(HashMap::new()),
         });
         {
             let mut all = RUNTIMES.lock();
@@ -716,13 +763,11 @@ fn shutdown(
         w.poller.kill();
         w.stealable.lock().clear();
         w.stealable_len.store(0, Ordering::Release);
+        // Unstarted tasks dropped here drop their closures, whose completers
+        // tell the joiners `Shutdown` (task/join.rs).
         while w.inbox_rx.try_recv().is_ok() {}
     }
-    // Tasks that never finished: wake their joiners with no result.
-    let left: Vec<Arc<Task>> = shared.tasks.lock().drain().collect();
-    for t in left {
-        t.finish();
-    }
+    shared.names.lock().clear();
 }
 
 /// Starts a runtime with the defaults, runs `f` as its first task, shuts the

@@ -54,12 +54,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>) {
             if held >= threshold && !s.warned {
                 s.warned = true;
                 stats::count(|c| c.stuck_warnings.add(1));
-                let name = shared
-                    .tasks
-                    .lock()
-                    .iter()
-                    .find(|(_, t)| t.id == running)
-                    .and_then(|(_, t)| t.name.clone());
+                let name = shared.names.lock().get(&running).cloned();
                 log::warn!(
                     "netpark: task {running}{} has held worker {} for {:?} without yielding; \
                      a blocking call or a busy loop is stalling the tasks queued behind it",

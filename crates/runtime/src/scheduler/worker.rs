@@ -14,13 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
-use slab::Slab;
 
-use super::{Local, NewTask, Runnable, RuntimeShared, FORCED_UNWIND, LOCAL, STACK_POOL_MAX};
+use super::{Local, Runnable, RuntimeShared, FORCED_UNWIND, LOCAL, STACK_POOL_MAX};
 use crate::reactor::PollBuffers;
-use crate::task::context::{self, Coro, Switch};
+use crate::task::context::{self, Switch};
 use crate::task::park::unpark_task;
-use crate::task::stack::{self, GuardInfo};
+use crate::task::stack;
 use crate::task::{self, Task};
 use crate::time::timers::Timers;
 
@@ -37,13 +36,12 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         seq: std::cell::Cell::new(0),
         timers: std::cell::RefCell::new(Timers::new()),
         stacks: Default::default(),
-        current: Default::default(),
+        tasks: Default::default(),
     });
     LOCAL.with(|l| *l.borrow_mut() = Some(local.clone()));
     let _alt = stack::AltStack::ensure();
     let mut w = Worker {
         local,
-        coros: Slab::new(),
         buf: PollBuffers::new(),
         tick: 0,
     };
@@ -53,10 +51,11 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
 }
 
 struct Worker {
+    /// The owner-only state, shared with this thread's tasks through `LOCAL`.
     local: Rc<Local>,
-    /// Coroutines of the started tasks this worker owns; never leaves this thread.
-    coros: Slab<(Coro, (usize, usize))>,
+    /// Event buffers for `epoll_wait`, reused.
     buf: PollBuffers,
+    /// Scheduler turns, for the fairness tick.
     tick: u64,
 }
 
@@ -73,8 +72,8 @@ impl Worker {
                 self.poll(Some(Duration::ZERO));
                 self.fire_timers();
                 self.drain_inbox();
-                if let Some(nt) = me.pop_stealable() {
-                    self.run_one(Runnable::New(nt));
+                if let Some(t) = me.pop_stealable() {
+                    self.run_one(Runnable::New(t));
                     continue;
                 }
             }
@@ -85,8 +84,8 @@ impl Worker {
             if self.drain_inbox() > 0 || self.fire_timers() > 0 {
                 continue;
             }
-            if let Some(nt) = self.steal() {
-                self.run_one(Runnable::New(nt));
+            if let Some(t) = self.steal() {
+                self.run_one(Runnable::New(t));
                 continue;
             }
             // Idle: announce sleep, then re-check everything a waker could have
@@ -123,11 +122,21 @@ impl Worker {
         }
     }
 
+    /// Moves the inbox into the run queue; answers dump requests on the way.
     fn drain_inbox(&self) -> usize {
         let mut n = 0;
         while let Ok(r) = self.local.me.inbox_rx.try_recv() {
-            self.local.push(r);
-            n += 1;
+            match r {
+                Runnable::Dump(tx) => {
+                    let mut out = String::new();
+                    self.local.list_tasks(&mut out);
+                    let _ = tx.send(out);
+                }
+                r => {
+                    self.local.push(r);
+                    n += 1;
+                }
+            }
         }
         n
     }
@@ -142,17 +151,22 @@ impl Worker {
         if n > 0 {
             self.local.me.counters.timers_fired.add(n as u64);
         }
-        for t in due {
-            unpark_task(&t);
+        let tasks = self.local.tasks.borrow();
+        for (key, id) in due {
+            // A timer is disarmed by its task before the task can finish, so
+            // the key is live; the id check is a second guard.
+            if let Some(t) = tasks.get(key).filter(|t| t.id == id) {
+                unpark_task(t);
+            }
         }
         n
     }
 
     /// Takes an unstarted task from our own stealable queue, else half of a peer's.
-    fn steal(&self) -> Option<NewTask> {
+    fn steal(&self) -> Option<Arc<Task>> {
         let me = &self.local.me;
-        if let Some(nt) = me.pop_stealable() {
-            return Some(nt);
+        if let Some(t) = me.pop_stealable() {
+            return Some(t);
         }
         for peer in &self.local.shared.workers {
             if peer.index == me.index || peer.stealable_len.load(Ordering::Acquire) == 0 {
@@ -160,13 +174,13 @@ impl Worker {
             }
             let mut taken = peer.steal_half().into_iter();
             if let Some(first) = taken.next() {
-                for nt in taken {
-                    self.local.push_stealable(nt);
+                for t in taken {
+                    self.local.push_stealable(t);
                 }
                 trace!(
                     "worker {} stole task {} from worker {}",
                     me.index,
-                    first.task.id,
+                    first.id,
                     peer.index
                 );
                 return Some(first);
@@ -175,104 +189,96 @@ impl Worker {
         None
     }
 
+    /// Makes this worker the owner of an unstarted task: it enters the task
+    /// table, which keeps it alive until it returns.
+    fn start(&self, task: Arc<Task>) -> usize {
+        let key = self.local.tasks.borrow_mut().insert(task);
+        let tasks = self.local.tasks.borrow();
+        let task = &tasks[key];
+        task.key.store(key, Ordering::Relaxed);
+        if task.owner.swap(self.local.me.index, Ordering::AcqRel) != task::UNSTARTED {
+            panic!("netpark: task {} started twice", task.id);
+        }
+        key
+    }
+
     /// Resumes one task until it yields, parks or ends.
     fn run_one(&mut self, r: Runnable) {
         let me = &self.local.me;
-        let (task, key) = match r {
-            Runnable::New(NewTask { task, body, stack }) => {
-                if task.owner.swap(me.index, Ordering::AcqRel) != task::UNSTARTED {
-                    panic!("netpark: task {} started twice", task.id);
-                }
-                let guard = stack.guard();
-                let key = self
-                    .coros
-                    .insert((context::new_coroutine(stack, body), guard));
-                task.coro_key.store(key, Ordering::Relaxed);
-                (task, key)
-            }
-            Runnable::Resume(task) => {
-                let key = task.coro_key.load(Ordering::Relaxed);
-                (task, key)
+        let key = match r {
+            Runnable::New(task) => self.start(task),
+            Runnable::Resume(key) => key,
+            Runnable::Dump(tx) => {
+                let mut out = String::new();
+                self.local.list_tasks(&mut out);
+                let _ = tx.send(out);
+                return;
             }
         };
-        let (lo, hi) = self.coros[key].1;
-        stack::set_running(GuardInfo {
-            lo,
-            hi,
-            task_id: task.id,
-            stack_size: task.stack_size,
-            name: task.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
-            name_len: task.name.as_ref().map_or(0, |n| n.len()),
-        });
+        // A shared borrow of the table across the run: tasks may read it
+        // (dump), and nothing inserts or removes while a task runs.
+        let tasks = self.local.tasks.borrow();
+        let task = &tasks[key];
         task.state.store(task::RUNNING, Ordering::Relaxed);
         me.running.store(task.id, Ordering::Relaxed);
         me.counters.switches.add(1);
-        // The task's Arc moves into `current` for the run and back out after.
-        *self.local.current.borrow_mut() = Some(task);
-
-        let result = self.coros[key].0.resume(());
-
+        context::set_current(Arc::as_ptr(task));
+        // SAFETY: this worker holds the task's run permission (it popped the
+        // task's only queue entry) and owns the task, and CURRENT is set to it.
+        let result = unsafe { task.coro.resume() };
+        context::set_current(std::ptr::null());
         me.running.store(0, Ordering::Relaxed);
-        let task = self
-            .local
-            .current
-            .borrow_mut()
-            .take()
-            .expect("the running task is current");
-        stack::set_running(GuardInfo::NONE);
         match result {
             CoroutineResult::Yield(Switch::Yield) => {
                 task.state.store(task::RUNNABLE, Ordering::Relaxed);
-                self.local.push(Runnable::Resume(task));
+                drop(tasks);
+                self.local.push(Runnable::Resume(key));
             }
-            CoroutineResult::Yield(Switch::Park) => self.commit_park(task),
-            CoroutineResult::Return(()) => self.finish(task, key),
+            // The task published PARKED itself; whoever wakes it queues it.
+            CoroutineResult::Yield(Switch::Park) => {}
+            CoroutineResult::Return(()) => {
+                drop(tasks);
+                self.finish(key);
+            }
         }
     }
 
-    /// Second phase of `park`: the task is off its stack, so it may now be woken.
-    fn commit_park(&self, task: Arc<Task>) {
-        task.state.store(task::PARKED_STATE, Ordering::Relaxed);
-        if task
-            .park
-            .compare_exchange(
-                task::EMPTY,
-                task::PARKED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
-            // Interleaving 2 of park.rs: a wake arrived during the switch.
-            task.state.store(task::RUNNABLE, Ordering::Relaxed);
-            self.local.push(Runnable::Resume(task));
-        }
-    }
-
-    fn finish(&mut self, task: Arc<Task>, key: usize) {
-        let stack = self.coros.remove(key).0.into_stack();
+    fn finish(&mut self, key: usize) {
+        let task = self.local.tasks.borrow_mut().remove(key);
+        // SAFETY: the task returned, so its coroutine is not running, and the
+        // run permission stays with this worker for good.
+        let coro = unsafe { task.coro.take() }.expect("a returned task has its coroutine");
+        let stack = coro.into_stack();
         if stack.size() == self.local.shared.stack_size
             && self.local.stacks.borrow().len() < STACK_POOL_MAX
         {
             self.local.stacks.borrow_mut().push(stack);
         }
-        self.local.shared.tasks.lock().try_remove(task.table_key);
+        task.state.store(task::DONE, Ordering::Release);
+        if task.name.is_some() {
+            self.local.shared.names.lock().remove(&task.id);
+        }
         self.local.me.counters.tasks_finished.add(1);
         trace!("task {} done", task.id);
-        task.finish();
     }
 
     /// Shutdown: unwind every task still parked here so its destructors run.
     fn exit(&mut self) {
-        self.local.runnext.borrow_mut().take();
+        self.local.runnext.take();
         self.local.queue.borrow_mut().clear();
         self.local.timers.borrow_mut().clear();
         FORCED_UNWIND.with(|f| f.set(true));
-        let coros: Vec<(Coro, (usize, usize))> = self.coros.drain().collect();
-        let n = coros.len();
-        // Dropping a suspended coroutine unwinds its stack (corosensei's
-        // force_unwind); a task's own catch_unwind re-raises it (task/mod.rs).
-        drop(coros);
+        let tasks: Vec<Arc<Task>> = self.local.tasks.borrow_mut().drain().collect();
+        let n = tasks.len();
+        for t in &tasks {
+            // SAFETY: the worker loop has ended, so no task runs, and this
+            // worker owns every task in its table. Dropping a suspended coroutine
+            // unwinds its stack (corosensei's force_unwind), here on the owner
+            // thread; a task's own catch_unwind re-raises it (task/mod.rs).
+            drop(unsafe { t.coro.take() });
+            t.state.store(task::DONE, Ordering::Release);
+        }
+        drop(tasks);
         FORCED_UNWIND.with(|f| f.set(false));
         if n > 0 {
             log::debug!(

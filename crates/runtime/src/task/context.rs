@@ -1,41 +1,174 @@
-//! The stack switch: creating a task's coroutine and suspending the running one.
+//! The stack switch: a task's coroutine, the pointer to the task running on this
+//! thread, and suspending it.
 //!
 //! One of the three unsafe islands. `corosensei` does the architecture-specific
-//! register save/restore; this file only keeps the current task's `Yielder`
-//! reachable from deep inside its call stack.
+//! register save/restore; this file keeps the rules that make touching a
+//! coroutine from a shared task header sound.
+//!
+//! # The run permission
+//!
+//! A task's coroutine lives in its shared header ([`CoroCell`]), but at any
+//! moment only one party may touch it: the holder of the task's *run
+//! permission*. The permission is created with the task and travels with it:
+//!
+//! ```text
+//!   holder                               how it gets the permission
+//!   ───────────────────────────────────  ──────────────────────────────────────────
+//!   the spawner                          creates the task (coroutine not started)
+//!   one queue entry (runnext, queue,     the spawner or a stealer moves the
+//!     stealable, inbox)                    unstarted task there
+//!   the worker that pops the entry       pops it; for a started task only the
+//!                                          owner worker ever holds an entry
+//!   the task's park token (PARKED)       the task parked (task/park.rs)
+//!   the one waker whose swap saw PARKED  it pushes one entry to the owner's queue
+//! ```
+//!
+//! Every hand-over is a move of a queue entry or an atomic swap, so two parties
+//! never hold the permission at once. A started coroutine is only ever resumed
+//! by its owner worker, on the owner's thread (it is `!Send` for that reason);
+//! an unstarted one holds only the task's `Send` closure, so it may move to the
+//! worker that starts it.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Arc;
 
-use corosensei::{Coroutine, Yielder};
+use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use super::stack::Stack;
+use super::Task;
 
 /// What a task tells its worker when it switches away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Switch {
     /// Go to the back of the run queue (`yield_now`).
     Yield,
-    /// Commit the park (second phase of `park`, see `task/park.rs`).
+    /// The task has parked itself (task/park.rs); the worker does nothing more.
     Park,
 }
 
 /// A task's coroutine: resumed with `()`, yields a [`Switch`], returns when the task ends.
 pub(crate) type Coro = Coroutine<(), Switch, (), Stack>;
 
-thread_local! {
-    /// The `Yielder` of the task running on this thread. Set by the task itself at
-    /// entry and again after every suspend returns (other tasks overwrite it
-    /// while this one is suspended).
-    static YIELDER: Cell<*const Yielder<(), Switch>> = const { Cell::new(ptr::null()) };
+type TaskYielder = Yielder<(), Switch>;
+
+/// A task's coroutine and its `Yielder`, inside the shared task header.
+pub(crate) struct CoroCell {
+    /// The coroutine; `None` once the task finished. Only the holder of the
+    /// run permission touches it.
+    coro: UnsafeCell<Option<Coro>>,
+    /// The coroutine's `Yielder`, which lives at the base of the task's own
+    /// stack; stored by the task when it starts, read by the task in [`suspend`].
+    yielder: AtomicPtr<TaskYielder>,
 }
 
-/// Builds the coroutine that runs `body` on `stack`.
-pub(crate) fn new_coroutine(stack: Stack, body: Box<dyn FnOnce() + Send>) -> Coro {
-    Coroutine::with_stack(stack, move |y: &Yielder<(), Switch>, ()| {
-        YIELDER.with(|c| c.set(y));
-        body();
-    })
+// SAFETY: the coroutine is only touched by the holder of the run permission (see
+// the module docs), one party at a time with a happens-before edge (a channel
+// send, a queue move on one thread, or an AcqRel swap) between holders. It
+// crosses threads only before it starts, when its stack holds nothing but the
+// task's closure, which is `Send`; corosensei documents that a coroutine whose
+// stack data is all `Send` may be sent.
+unsafe impl Send for CoroCell {}
+// SAFETY: as above: shared references never touch the coroutine without the run
+// permission; `yielder` is an atomic.
+unsafe impl Sync for CoroCell {}
+
+impl std::fmt::Debug for CoroCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CoroCell")
+    }
+}
+
+impl CoroCell {
+    /// Builds the (unstarted) coroutine that runs `body` on `stack`.
+    pub(crate) fn new<F: FnOnce() + Send + 'static>(stack: Stack, body: F) -> CoroCell {
+        let coro = Coroutine::with_stack(stack, move |y: &TaskYielder, ()| {
+            with_current(|t| {
+                let t = t.expect("netpark: a coroutine started outside its worker");
+                t.coro.yielder.store(
+                    y as *const TaskYielder as *mut TaskYielder,
+                    Ordering::Relaxed,
+                );
+            });
+            body();
+        });
+        CoroCell {
+            coro: UnsafeCell::new(Some(coro)),
+            yielder: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Runs the coroutine until it suspends or returns.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the task's run permission, on the owner worker's thread
+    /// if the coroutine has started, with `CURRENT` set to this task.
+    pub(crate) unsafe fn resume(&self) -> CoroutineResult<Switch, ()> {
+        // SAFETY: the caller holds the run permission, so nobody else touches the cell.
+        let coro = unsafe { &mut *self.coro.get() };
+        coro.as_mut()
+            .expect("netpark: resuming a finished task")
+            .resume(())
+    }
+
+    /// Takes the coroutine out (when the task finished, or at shutdown).
+    ///
+    /// # Safety
+    ///
+    /// As [`resume`](Self::resume); the coroutine is not running.
+    pub(crate) unsafe fn take(&self) -> Option<Coro> {
+        // SAFETY: the caller holds the run permission, so nobody else touches the cell.
+        unsafe { (*self.coro.get()).take() }
+    }
+}
+
+thread_local! {
+    /// The task running on this thread; null between tasks and on threads that
+    /// are not workers. Set by the worker around each resume, only while its task
+    /// table holds an `Arc` of the task. Const-initialised: reading it is one
+    /// load, and the overflow handler may read it.
+    static CURRENT: Cell<*const Task> = const { Cell::new(ptr::null()) };
+}
+
+/// Makes `task` the running task of this thread (null: none).
+///
+/// The worker calls this right around [`CoroCell::resume`], and keeps an
+/// `Arc` of the task alive for as long as the pointer is set.
+pub(crate) fn set_current(task: *const Task) {
+    CURRENT.with(|c| c.set(task));
+}
+
+/// The raw pointer to the running task (for the overflow handler).
+pub(crate) fn current_ptr() -> *const Task {
+    CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null())
+}
+
+/// Runs `f` with the task running on this thread, if any. No reference count
+/// is touched.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
+    let p = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null CURRENT points at the running task, which the worker's
+    // table keeps alive until the task's coroutine returns; `f` runs on that
+    // task's stack (or in its coroutine's prologue), so before that return, and
+    // the borrow cannot outlive `f`.
+    f(unsafe { p.as_ref() })
+}
+
+/// An owned reference to the running task, if any.
+pub(crate) fn current_task() -> Option<Arc<Task>> {
+    let p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` is `Arc::as_ptr` of the Arc the worker's table holds while
+    // CURRENT is set (see `with_current`), so the strong count is at least one
+    // and adding one for the new Arc is balanced by its drop.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Some(Arc::from_raw(p))
+    }
 }
 
 /// Switches from the running task back to its worker.
@@ -44,12 +177,10 @@ pub(crate) fn new_coroutine(stack: Stack, body: Box<dyn FnOnce() + Send>) -> Cor
 ///
 /// Outside a task ("netpark: suspend outside a task"); callers check first.
 pub(crate) fn suspend(sw: Switch) {
-    let y = YIELDER.with(|c| c.get());
+    let y = with_current(|t| t.map_or(ptr::null_mut(), |t| t.coro.yielder.load(Ordering::Relaxed)));
     assert!(!y.is_null(), "netpark: suspend outside a task");
-    // SAFETY: `y` was stored by the task running now, on this thread, either at
-    // its entry or after its previous suspend. The Yielder lives on this task's
-    // stack, which is alive because this code runs on it, and a started task
-    // never changes threads, so the pointer is this task's and valid.
+    // SAFETY: `y` was stored by the running task when it started; the Yielder
+    // lives at the base of that task's stack, which is alive because this code
+    // runs on it, and a started task never changes threads.
     unsafe { (*y).suspend(sw) };
-    YIELDER.with(|c| c.set(y));
 }

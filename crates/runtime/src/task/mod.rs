@@ -7,35 +7,39 @@
 //!   ─────────  ────────────────────────────────────────────────  ─────────
 //!   RUNNABLE   a worker resumes it                               RUNNING
 //!   RUNNING    the task yields                                   RUNNABLE
-//!   RUNNING    the task parks and the worker commits (park.rs)   PARKED
+//!   RUNNING    the task parks itself (park.rs)                   PARKED
 //!   PARKED     unpark schedules it (any thread)                  RUNNABLE
 //!   RUNNING    its function returns or panics                    DONE
-//!   any        the runtime shuts down with the task unfinished   DONE (no result)
+//!   any        the runtime shuts down with the task unfinished   DONE (no value)
 //! ```
 //!
-//! A new task is RUNNABLE but *unstarted*: it has a stack and a boxed function but
-//! no coroutine yet, and may still be handed to another worker. The worker that
-//! starts it becomes its owner for life (`owner`), because `thread_local!` data
-//! borrowed by the task must stay on one OS thread.
+//! A new task is RUNNABLE but *unstarted*: its coroutine exists (made at spawn,
+//! holding the closure) but has never run, and the task may still be handed to
+//! another worker. The worker that starts it becomes its owner for life
+//! (`owner`), because `thread_local!` data borrowed by the task must stay on one
+//! OS thread. Go's names: `_Grunnable`, `_Grunning`, `_Gwaiting`, `_Gdead`.
+//!
+//! One spawn allocates two blocks: the task header ([`Task`], shared by the
+//! scheduler, wakers and the handle) and the [`join`] cell for the value. The
+//! closure lives on the task's own stack; the stack comes from the worker's pool.
 
 pub(crate) mod context;
+pub mod join;
 pub mod park;
 pub mod stack;
 
-use std::any::Any;
 use std::fmt;
 use std::io;
-use std::marker::PhantomData;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::scheduler::{self, Handle, RuntimeShared, WorkerShared};
-use park::{Unparker, WaitReason};
+use join::{Completer, JoinCell};
+pub use join::{JoinError, JoinHandle};
+use park::WaitReason;
 
 /// Park token values (see `park.rs`).
 pub(crate) const EMPTY: u8 = 0;
@@ -63,7 +67,7 @@ impl fmt::Display for TaskId {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The shared header of one task (Go's `g`, minus the stack).
+/// The shared header of one task (Go's `g`).
 #[derive(Debug)]
 pub struct Task {
     /// Unique id; immutable.
@@ -72,6 +76,8 @@ pub struct Task {
     pub(crate) name: Option<String>,
     /// Usable stack bytes; immutable.
     pub(crate) stack_size: usize,
+    /// The stack's guard page `[lo, hi)`, for the overflow handler; immutable.
+    pub(crate) guard: (usize, usize),
     /// Park token: EMPTY / NOTIFIED / PARKED; see `park.rs` for who moves it.
     pub(crate) park: AtomicU8,
     /// Lifecycle: RUNNABLE / RUNNING / PARKED_STATE / DONE; informational (dump).
@@ -83,19 +89,15 @@ pub struct Task {
     /// The runtime the task belongs to; immutable.
     pub(crate) runtime: Arc<RuntimeShared>,
     /// Index of the worker that started the task in `runtime.workers`;
-    /// `UNSTARTED` until then, written once by that worker.
+    /// `UNSTARTED` until then, written once (Release) by that worker.
     pub(crate) owner: AtomicUsize,
-    /// Key of the task's coroutine in its owner's slab; written by the owner at start.
-    pub(crate) coro_key: AtomicUsize,
-    /// Key in the runtime's task table; immutable.
-    pub(crate) table_key: usize,
+    /// Key in the owner's task table; written once by the owner before `owner`.
+    pub(crate) key: AtomicUsize,
     /// What the task waits on, encoded (`wait_kind`, `wait_arg`); written by the task.
     pub(crate) wait_kind: AtomicU8,
     pub(crate) wait_arg: AtomicU64,
-    /// The function has returned (or the runtime gave up on it); set once.
-    pub(crate) done: AtomicBool,
-    /// Who waits in `join`; taken under this lock by `finish`.
-    pub(crate) joiner: Mutex<Option<Unparker>>,
+    /// The coroutine; touched only by the holder of the run permission (context.rs).
+    pub(crate) coro: context::CoroCell,
 }
 
 /// The zero point for encoding `Instant`s into `wait_arg`.
@@ -105,28 +107,28 @@ fn epoch() -> Instant {
 }
 
 impl Task {
-    pub(crate) fn new(
+    fn new(
         runtime: Arc<RuntimeShared>,
         name: Option<String>,
         stack_size: usize,
-        table_key: usize,
+        guard: (usize, usize),
+        coro: context::CoroCell,
     ) -> Task {
         Task {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,
             stack_size,
+            guard,
             park: AtomicU8::new(EMPTY),
             state: AtomicU8::new(RUNNABLE),
             cancelled: AtomicBool::new(false),
             cancel_errors: AtomicU32::new(0),
             runtime,
             owner: AtomicUsize::new(UNSTARTED),
-            coro_key: AtomicUsize::new(usize::MAX),
-            table_key,
+            key: AtomicUsize::new(usize::MAX),
             wait_kind: AtomicU8::new(0),
             wait_arg: AtomicU64::new(0),
-            done: AtomicBool::new(false),
-            joiner: Mutex::new(None),
+            coro,
         }
     }
 
@@ -165,165 +167,16 @@ impl Task {
     pub(crate) fn owner(&self) -> Option<&Arc<WorkerShared>> {
         self.runtime.workers.get(self.owner.load(Ordering::Acquire))
     }
-
-    /// Marks the task finished and wakes its joiner, outside the joiner lock.
-    pub(crate) fn finish(&self) {
-        self.state.store(DONE, Ordering::Release);
-        self.done.store(true, Ordering::Release);
-        let joiner = self.joiner.lock().take();
-        if let Some(u) = joiner {
-            u.unpark();
-        }
-    }
-}
-
-/// Why [`JoinHandle::join`] did not return the task's value.
-pub enum JoinError {
-    /// The task panicked; this is the panic payload (as `std::thread::Result`).
-    Panicked(Box<dyn Any + Send + 'static>),
-    /// The *joining* task was cancelled while it waited.
-    Cancelled,
-    /// The runtime shut down before the task finished.
-    Shutdown,
-}
-
-impl JoinError {
-    /// Whether the task panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
-    }
-
-    /// The panic message, when the payload is a string.
-    pub fn panic_message(&self) -> Option<&str> {
-        match self {
-            JoinError::Panicked(p) => p
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| p.downcast_ref::<String>().map(|s| s.as_str())),
-            _ => None,
-        }
-    }
-
-    /// The panic payload, for `std::panic::resume_unwind`.
-    pub fn into_panic(self) -> Option<Box<dyn Any + Send + 'static>> {
-        match self {
-            JoinError::Panicked(p) => Some(p),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Debug for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Panicked(_) => match self.panic_message() {
-                Some(m) => write!(f, "task panicked: {m}"),
-                None => f.write_str("task panicked"),
-            },
-            JoinError::Cancelled => f.write_str("join interrupted: task cancelled"),
-            JoinError::Shutdown => f.write_str("runtime shut down before the task finished"),
-        }
-    }
-}
-
-impl std::error::Error for JoinError {}
-
-/// Where a finished task's value waits for `join`; written once by the task.
-type ResultSlot<T> = Arc<Mutex<Option<std::thread::Result<T>>>>;
-
-/// An owned permission to join a task (wait for it) and to cancel it.
-///
-/// Dropping the handle detaches the task: it keeps running.
-pub struct JoinHandle<T> {
-    /// The task's header.
-    task: Arc<Task>,
-    /// The task's value once it returns.
-    result: ResultSlot<T>,
-    _marker: PhantomData<T>,
-}
-
-impl<T> fmt::Debug for JoinHandle<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("id", &self.task.id)
-            .field("name", &self.task.name)
-            .finish()
-    }
-}
-
-impl<T> JoinHandle<T> {
-    /// The task's id.
-    pub fn id(&self) -> TaskId {
-        TaskId(self.task.id)
-    }
-
-    /// The task's name, if it was given one.
-    pub fn name(&self) -> Option<&str> {
-        self.task.name.as_deref()
-    }
-
-    /// Whether the task has finished.
-    pub fn is_finished(&self) -> bool {
-        self.task.done.load(Ordering::Acquire)
-    }
-
-    /// Waits for the task to finish and returns its value (`std::thread::JoinHandle::join`).
-    ///
-    /// Parks the calling task, or the calling thread outside a task.
-    ///
-    /// # Errors
-    ///
-    /// [`JoinError::Panicked`] with the payload when the task panicked,
-    /// [`JoinError::Cancelled`] when the joining task is cancelled meanwhile,
-    /// [`JoinError::Shutdown`] when the runtime stopped first.
-    pub fn join(self) -> Result<T, JoinError> {
-        loop {
-            if self.task.done.load(Ordering::Acquire) {
-                return match self.result.lock().take() {
-                    Some(Ok(v)) => Ok(v),
-                    Some(Err(p)) => Err(JoinError::Panicked(p)),
-                    None => Err(JoinError::Shutdown),
-                };
-            }
-            {
-                let mut j = self.task.joiner.lock();
-                if self.task.done.load(Ordering::Acquire) {
-                    continue;
-                }
-                *j = Some(park::current_unparker());
-            }
-            if park::park(WaitReason::Join(self.task.id), None).is_err() {
-                self.task.joiner.lock().take();
-                return Err(JoinError::Cancelled);
-            }
-        }
-    }
-
-    /// Cancels the task: its current and later blocking waits (I/O, sleep, join)
-    /// return `ErrorKind::Interrupted` ("task cancelled"), so it unwinds through
-    /// its own error paths. A parked task is woken at once. A task that never
-    /// blocks again is not stopped.
-    pub fn cancel(&self) {
-        self.task.cancelled.store(true, Ordering::Release);
-        trace!("cancel task {}", self.task.id);
-        park::unpark_task(&self.task);
-    }
 }
 
 /// The id of the calling task, or `None` on a plain thread.
 pub fn current_id() -> Option<TaskId> {
-    scheduler::current_task().map(|t| TaskId(t.id))
+    context::with_current(|t| t.map(|t| TaskId(t.id)))
 }
 
 /// The name of the calling task, if it has one.
 pub fn current_name() -> Option<String> {
-    scheduler::current_task().and_then(|t| t.name.clone())
+    context::with_current(|t| t.and_then(|t| t.name.clone()))
 }
 
 /// Configures a task before spawning it (as `std::thread::Builder`).
@@ -384,27 +237,34 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let result: ResultSlot<T> = Arc::new(Mutex::new(None));
-        let slot = result.clone();
-        let body = Box::new(move || {
+        let cell = JoinCell::new();
+        let completer = Completer(cell.clone());
+        let body = move || {
             let r = panic::catch_unwind(AssertUnwindSafe(f));
             if let Err(p) = r {
                 if scheduler::forced_unwind() {
                     // The runtime is unwinding this task's stack at shutdown: let
-                    // the unwind reach the coroutine's base instead of stopping here.
+                    // the unwind reach the coroutine's base instead of stopping
+                    // here (the completer, dropped on the way, reports Shutdown).
                     panic::resume_unwind(p);
                 }
-                *slot.lock() = Some(Err(p));
+                completer.set(Err(p));
             } else {
-                *slot.lock() = Some(r);
+                completer.set(r);
             }
-        });
-        let task = scheduler::spawn_raw(runtime, self.name, self.stack_size, body)?;
-        Ok(JoinHandle {
-            task,
-            result,
-            _marker: PhantomData,
-        })
+        };
+        let task = scheduler::spawn_raw(
+            runtime,
+            self.name,
+            self.stack_size,
+            |shared, name, stack| {
+                let size = stack.size();
+                let guard = stack.guard();
+                let coro = context::CoroCell::new(stack, body);
+                Arc::new(Task::new(shared.clone(), name, size, guard, coro))
+            },
+        )?;
+        Ok(JoinHandle { task, cell })
     }
 }
 

@@ -8,33 +8,38 @@
 //! caller of `park` re-checks its own condition in a loop, so spurious wake-ups
 //! (a timer, a deadline change, a cancel) are harmless.
 //!
-//! # The park token of a task (two-phase commit)
+//! # The park token of a task
 //!
 //! ```text
-//!   state      who moves it                           to
-//!   ─────────  ─────────────────────────────────────  ──────────────────────────────
-//!   EMPTY      unpark (any thread): swap               NOTIFIED
-//!   EMPTY      worker, after the task switched away:   PARKED   (commit, Go's
-//!              CAS EMPTY→PARKED                                  netpollblockcommit)
-//!   NOTIFIED   park (the task itself): CAS             EMPTY    (returns without switching)
-//!   NOTIFIED   worker commit fails (CAS sees NOTIFIED) EMPTY    (task re-queued at once)
-//!   PARKED     unpark: swap → sees PARKED              NOTIFIED (and schedules the task)
-//!   NOTIFIED   the task, on resuming in park: store    EMPTY
+//!   state      who moves it                                   to
+//!   ─────────  ─────────────────────────────────────────────  ─────────────────────
+//!   EMPTY      unpark (any thread): swap                       NOTIFIED
+//!   EMPTY      park (the task itself): CAS, then switches away PARKED
+//!   NOTIFIED   park (the task itself): load, store             EMPTY (returns at once)
+//!   PARKED     unpark: swap → sees PARKED                      NOTIFIED (and schedules
+//!                                                                the task: the run
+//!                                                                permission passes)
+//!   NOTIFIED   the task, on resuming in park: store            EMPTY
 //! ```
 //!
 //! The interleavings, each covered by a test in `tests/park_unpark.rs`:
 //!
 //! 1. **Wake before park.** `unpark` runs before the task reaches `park`: the
 //!    token is NOTIFIED, `park` consumes it and returns without a switch.
-//! 2. **Wake during the switch.** `unpark` runs after the task decided to sleep
-//!    but before the worker committed: the commit CAS fails on NOTIFIED and the
-//!    worker re-queues the task; the wake is not lost.
-//! 3. **Wake after the commit.** `unpark` swaps PARKED→NOTIFIED and is the one
+//! 2. **Wake during the switch.** `unpark` on another thread sees PARKED while
+//!    the task is still switching away: it queues the task in its owner's
+//!    inbox, which the owner reads only from its scheduler loop, after the
+//!    switch has finished. The wake is not lost and the task is never resumed
+//!    on its own stack.
+//! 3. **Wake after the park.** `unpark` swaps PARKED→NOTIFIED and is the one
 //!    (and only one) that schedules the task; later unparks see NOTIFIED and do
 //!    nothing until the task runs.
 //!
-//! A task is only ever scheduled by the thread whose swap saw PARKED, so it is
-//! never queued twice, and never resumed while it is still on its own stack.
+//! Go needs a second phase here (`netpollblockcommit`, run by the scheduler
+//! after the switch) because a `goready` from another thread may run the
+//! goroutine on another P at once. netpark does not: only the owner worker
+//! resumes a started task, and only from its loop, so the task may publish
+//! PARKED itself, with one CAS, before it switches.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -112,7 +117,7 @@ impl Unparker {
 
 /// The `Unparker` of the caller: its task, or its thread outside a task.
 pub fn current_unparker() -> Unparker {
-    match scheduler::current_task() {
+    match context::current_task() {
         Some(t) => Unparker(Inner::Task(t)),
         None => Unparker(Inner::Thread(thread::current())),
     }
@@ -123,7 +128,7 @@ pub(crate) fn unpark_task(task: &Arc<Task>) {
     if task.park.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
         stats::count(|c| c.wakes.add(1));
         trace!("wake task {}", task.id);
-        scheduler::schedule(task.clone());
+        scheduler::schedule(task);
     }
 }
 
@@ -140,39 +145,57 @@ pub(crate) fn unpark_task(task: &Arc<Task>) {
 /// (a loop that retries on `Interrupted`, as `read_exact` does) is unwound with
 /// a panic instead, so cancellation can never spin forever.
 pub fn park(reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
-    let Some(task) = scheduler::current_task() else {
-        match deadline {
-            None => thread::park(),
-            Some(d) => {
-                let now = Instant::now();
-                if d > now {
-                    thread::park_timeout(d - now);
-                }
+    context::with_current(|task| match task {
+        Some(task) => park_task(task, reason, deadline),
+        None => {
+            park_thread(deadline);
+            Ok(())
+        }
+    })
+}
+
+fn park_thread(deadline: Option<Instant>) {
+    match deadline {
+        None => thread::park(),
+        Some(d) => {
+            let now = Instant::now();
+            if d > now {
+                thread::park_timeout(d - now);
             }
         }
-        return Ok(());
-    };
+    }
+}
+
+fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
     task.check_cancelled()?;
-    if task
-        .park
-        .compare_exchange(NOTIFIED, EMPTY, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        // Interleaving 1: the wake came first.
+    if task.park.load(Ordering::Acquire) == NOTIFIED {
+        // Interleaving 1: the wake came first. Only the task leaves NOTIFIED,
+        // so the store cannot erase a newer state.
+        task.park.store(EMPTY, Ordering::Relaxed);
         return task.check_cancelled();
     }
     if deadline.is_some_and(|d| d <= Instant::now()) {
         return Ok(());
     }
     task.set_wait(reason);
-    stats::count(|c| c.parks.add(1));
-    trace!("park task {} on {reason}", task.id);
-    let timer = deadline.map(|d| scheduler::add_timer(d, task.clone()));
-    context::suspend(Switch::Park);
+    let timer = deadline.map(|d| scheduler::add_timer(d, task));
+    task.state.store(super::PARKED_STATE, Ordering::Relaxed);
+    if task
+        .park
+        .compare_exchange(EMPTY, PARKED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        stats::count(|c| c.parks.add(1));
+        trace!("park task {} on {reason}", task.id);
+        context::suspend(Switch::Park);
+    }
+    // Woken (NOTIFIED, by the unpark that scheduled us), or a wake arrived
+    // between the load above and the CAS: consume it either way.
+    task.park.store(EMPTY, Ordering::Relaxed);
+    task.state.store(super::RUNNING, Ordering::Relaxed);
     if let Some(key) = timer {
         scheduler::remove_timer(key);
     }
-    task.park.store(EMPTY, Ordering::Release);
     task.clear_wait();
     task.check_cancelled()
 }
@@ -180,7 +203,7 @@ pub fn park(reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
 /// Lets other tasks run; the caller goes to the back of its worker's queue.
 /// Outside a task it yields the thread.
 pub fn yield_now() {
-    if scheduler::current_task().is_some() {
+    if context::with_current(|t| t.is_some()) {
         context::suspend(Switch::Yield);
     } else {
         thread::yield_now();
@@ -189,10 +212,7 @@ pub fn yield_now() {
 
 /// Returns `Err` when the current task has been cancelled (always `Ok` outside a task).
 pub fn check_cancelled() -> io::Result<()> {
-    match scheduler::current_task() {
-        Some(t) => t.check_cancelled(),
-        None => Ok(()),
-    }
+    context::with_current(|t| t.map_or(Ok(()), Task::check_cancelled))
 }
 
 impl Task {

@@ -18,7 +18,6 @@
 //! so a spawn in the steady state makes no syscall. Rust emits stack probes for
 //! frames larger than a page, so a large frame cannot jump over the guard page.
 
-use std::cell::Cell;
 use std::io;
 use std::ptr;
 use std::sync::{Once, OnceLock};
@@ -118,42 +117,6 @@ unsafe impl corosensei::stack::Stack for Stack {
     fn limit(&self) -> StackPointer {
         StackPointer::new(self.bottom).expect("stack limit is never null")
     }
-}
-
-/// What the overflow handler knows about the task running on this thread.
-#[derive(Clone, Copy)]
-pub(crate) struct GuardInfo {
-    /// Guard page range `[lo, hi)`; `lo == hi` when no task runs.
-    pub(crate) lo: usize,
-    pub(crate) hi: usize,
-    /// The task's id and stack size, for the message.
-    pub(crate) task_id: u64,
-    pub(crate) stack_size: usize,
-    /// The task's name bytes; valid while the task runs (its header is alive).
-    pub(crate) name: *const u8,
-    pub(crate) name_len: usize,
-}
-
-impl GuardInfo {
-    pub(crate) const NONE: GuardInfo = GuardInfo {
-        lo: 0,
-        hi: 0,
-        task_id: 0,
-        stack_size: 0,
-        name: ptr::null(),
-        name_len: 0,
-    };
-}
-
-thread_local! {
-    /// Written by the worker before each resume; read by the signal handler.
-    /// Const-initialised and `Copy`, so reading it in a handler allocates nothing.
-    static RUNNING: Cell<GuardInfo> = const { Cell::new(GuardInfo::NONE) };
-}
-
-/// Records the task about to run on this thread (or `GuardInfo::NONE`).
-pub(crate) fn set_running(info: GuardInfo) {
-    RUNNING.with(|r| r.set(info));
 }
 
 /// The handler that was installed before ours (Rust's own, usually).
@@ -268,23 +231,23 @@ fn put(buf: &mut [u8], at: &mut usize, s: &[u8]) {
 extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as usize;
-    let g = RUNNING.try_with(|r| r.get()).unwrap_or(GuardInfo::NONE);
-    if g.lo <= addr && addr < g.hi {
+    let task = super::context::current_ptr();
+    // SAFETY: a non-null CURRENT is the task running on this thread, whose
+    // header the worker keeps alive while it runs; the fault interrupted that
+    // task (or the worker between tasks, when CURRENT is null). Its fields are
+    // plain memory: reading them allocates nothing and takes no lock.
+    if let Some(t) = unsafe { task.as_ref() }.filter(|t| t.guard.0 <= addr && addr < t.guard.1) {
         let mut buf = [0u8; 512];
         let mut at = 0;
         put(&mut buf, &mut at, b"netpark: task ");
-        put_num(&mut buf, &mut at, g.task_id);
-        if !g.name.is_null() {
+        put_num(&mut buf, &mut at, t.id);
+        if let Some(name) = &t.name {
             put(&mut buf, &mut at, b" \"");
-            // SAFETY: name/name_len point at the running task's name, which its
-            // header keeps alive while the task runs.
-            put(&mut buf, &mut at, unsafe {
-                std::slice::from_raw_parts(g.name, g.name_len.min(200))
-            });
+            put(&mut buf, &mut at, &name.as_bytes()[..name.len().min(200)]);
             put(&mut buf, &mut at, b"\"");
         }
         put(&mut buf, &mut at, b" overflowed its stack of ");
-        put_num(&mut buf, &mut at, g.stack_size as u64);
+        put_num(&mut buf, &mut at, t.stack_size as u64);
         put(&mut buf, &mut at, b" bytes (raise it with task::Builder::stack_size or Runtime::builder().stack_size); aborting\n");
         // SAFETY: write(2) and abort(3) are async-signal-safe.
         unsafe {

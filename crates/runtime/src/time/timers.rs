@@ -6,10 +6,7 @@
 //! worker when it parks with a deadline and disarms it when it resumes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
-
-use crate::task::Task;
 
 /// Identifies one armed timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,8 +15,9 @@ pub(crate) struct TimerKey(Instant, u64);
 /// The timers of one worker.
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    /// Armed timers, earliest first; the seq breaks ties so order is insertion order.
-    map: BTreeMap<TimerKey, Arc<Task>>,
+    /// Armed timers, earliest first, each with the task's key in the worker's
+    /// task table and its id; the seq breaks ties so order is insertion order.
+    map: BTreeMap<TimerKey, (usize, u64)>,
     /// Next seq.
     seq: u64,
 }
@@ -29,10 +27,10 @@ impl Timers {
         Timers::default()
     }
 
-    pub(crate) fn insert(&mut self, when: Instant, task: Arc<Task>) -> TimerKey {
+    pub(crate) fn insert(&mut self, when: Instant, task_key: usize, task_id: u64) -> TimerKey {
         self.seq += 1;
         let key = TimerKey(when, self.seq);
-        self.map.insert(key, task);
+        self.map.insert(key, (task_key, task_id));
         key
     }
 
@@ -45,7 +43,7 @@ impl Timers {
     }
 
     /// Moves every timer due at `now` into `out`, earliest first.
-    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<Arc<Task>>) {
+    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<(usize, u64)>) {
         while let Some(entry) = self.map.first_entry() {
             if entry.key().0 > now {
                 break;
