@@ -210,6 +210,109 @@ fn named_tasks_appear_in_dump_with_what_they_wait_on() {
 }
 
 #[test]
+fn dump_lists_unstarted_tasks_and_tasks_on_other_workers() {
+    with_runtime(2, LIMIT, || {
+        // Parked on whichever worker picked them up.
+        let parked: Vec<_> = (0..4)
+            .map(|i| {
+                task::Builder::new()
+                    .name(format!("parked-{i}"))
+                    .spawn(|| rt::sleep(Duration::from_secs(30)))
+                    .unwrap()
+            })
+            .collect();
+        rt::sleep(Duration::from_millis(50)).unwrap();
+        // Spawned but not started: we do not yield before dumping.
+        let fresh = task::Builder::new().name("fresh").spawn(|| ()).unwrap();
+        let dump = rt::dump();
+        for i in 0..4 {
+            assert!(dump.contains(&format!("\"parked-{i}\" [parked]")), "{dump}");
+        }
+        assert!(
+            dump.contains(&format!(
+                "task {} \"fresh\" [runnable (not started)]",
+                fresh.id()
+            )),
+            "{dump}"
+        );
+        assert!(dump.contains("6 live task(s)"), "{dump}");
+        for h in &parked {
+            h.cancel();
+        }
+        for h in parked {
+            let _ = h.join();
+        }
+        fresh.join().unwrap();
+    });
+}
+
+#[test]
+fn dump_does_not_hang_on_a_worker_held_by_a_busy_task() {
+    within(LIMIT, || {
+        let rt = Runtime::builder().workers(1).name("busy").build().unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st2 = started.clone();
+        let h = rt.spawn(move || {
+            st2.store(true, Ordering::SeqCst);
+            // Never yields: holds the only worker.
+            while !s2.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+        });
+        while !started.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let t = Instant::now();
+        let dump = rt.handle().dump();
+        let took = t.elapsed();
+        stop.store(true, Ordering::SeqCst);
+        h.join().unwrap();
+        assert!(
+            dump.contains("worker 0 did not answer: held by task"),
+            "{dump}"
+        );
+        assert!(took < Duration::from_secs(5), "dump took {took:?}");
+    });
+}
+
+#[test]
+fn a_reused_task_header_starts_clean() {
+    with_runtime(1, LIMIT, || {
+        // A named, cancelled task finishes; the next spawns on this worker
+        // reuse its header and must not inherit its name, id or cancellation.
+        let h = task::Builder::new()
+            .name("first")
+            .spawn(|| rt::sleep(Duration::from_secs(30)))
+            .unwrap();
+        let first = h.id();
+        rt::yield_now();
+        h.cancel();
+        assert_eq!(
+            h.join().unwrap().unwrap_err().kind(),
+            io::ErrorKind::Interrupted
+        );
+        let mut ids = vec![first];
+        for _ in 0..100 {
+            let h = rt::spawn(|| {
+                rt::sleep(Duration::from_millis(0))?;
+                Ok::<_, io::Error>((task::current_id().unwrap(), task::current_name()))
+            });
+            let id = h.id();
+            let (seen, name) = h.join().unwrap().unwrap();
+            assert_eq!(seen, id);
+            assert_eq!(name, None);
+            ids.push(id);
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "ids are never reused");
+    });
+}
+
+#[test]
 fn current_id_and_name_are_those_of_the_running_task() {
     with_runtime(1, LIMIT, || {
         let h = task::Builder::new()

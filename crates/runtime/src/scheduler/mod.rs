@@ -39,6 +39,7 @@ use slab::Slab;
 
 use crate::reactor::Poller;
 use crate::stats;
+use crate::task::context::NewTask;
 use crate::task::park::WaitReason;
 use crate::task::stack::Stack;
 use crate::task::{self, JoinError, JoinHandle, Task};
@@ -54,11 +55,14 @@ pub const DEFAULT_STUCK_THRESHOLD: Duration = Duration::from_millis(10);
 /// Finished stacks a worker keeps for reuse.
 const STACK_POOL_MAX: usize = 1024;
 
+/// Finished task headers a worker keeps for reuse.
+const FREE_TASKS_MAX: usize = 1024;
+
 /// An entry of a run queue; holding one is holding the task's run permission
 /// (task/context.rs).
 pub(crate) enum Runnable {
     /// Start this unstarted task on the worker that pops it.
-    New(Arc<Task>),
+    New(NewTask),
     /// Resume the started task with this key in the owner's task table (only
     /// ever queued on its owner).
     Resume(usize),
@@ -79,7 +83,10 @@ pub struct WorkerShared {
     pub(crate) poller: Arc<Poller>,
     /// Unstarted tasks peers may steal, with their queue sequence numbers;
     /// short critical sections only.
-    stealable: Mutex<VecDeque<(u64, Arc<Task>)>>,
+    stealable: Mutex<VecDeque<(u64, NewTask)>>,
+    /// Set by shutdown before it drains the inbox; senders that see it drain
+    /// what they sent themselves (SeqCst pair with the drain).
+    closed: AtomicBool,
     /// Length of `stealable`, readable without the lock; written under it.
     stealable_len: AtomicUsize,
     /// The owner is in (or about to enter) a blocking `epoll_wait`; written by the
@@ -95,8 +102,14 @@ pub struct WorkerShared {
 impl WorkerShared {
     /// Queues `r` in the inbox and wakes the worker if it sleeps.
     fn send(&self, r: Runnable) {
-        // A closed inbox means the worker has exited at shutdown; the task is dropped.
         let _ = self.inbox_tx.send(r);
+        if self.closed.load(Ordering::SeqCst) {
+            // Sent after shutdown drained the inbox: drop it here, so an
+            // unstarted task's joiner is told (context::NewTask) and no
+            // entry is left in a channel nobody reads.
+            while self.inbox_rx.try_recv().is_ok() {}
+            return;
+        }
         // Store (the message), fence, load (`sleeping`): the mirror of the
         // worker's store-fence-load before it sleeps, so one of the two sees
         // the other.
@@ -141,7 +154,7 @@ pub(crate) struct Local {
     pub(crate) shared: Arc<RuntimeShared>,
     pub(crate) me: Arc<WorkerShared>,
     /// Newest unstarted spawn.
-    runnext: Cell<Option<Arc<Task>>>,
+    runnext: Cell<Option<NewTask>>,
     /// Runnable tasks with their sequence numbers, FIFO. Together with
     /// `stealable`, ordered by sequence, it forms one FIFO run queue.
     queue: RefCell<VecDeque<(u64, Runnable)>>,
@@ -155,6 +168,9 @@ pub(crate) struct Local {
     /// inserted when the task starts and removed when it returns (or at
     /// shutdown), so it keeps every started task alive; only the owner touches it.
     pub(crate) tasks: RefCell<Slab<Arc<Task>>>,
+    /// Finished task headers that nothing refers to any more, for reuse by the
+    /// next spawn (Go's `gfree` list); only the owner touches it.
+    pub(crate) free_tasks: RefCell<Vec<Arc<Task>>>,
 }
 
 thread_local! {
@@ -170,6 +186,17 @@ impl Local {
         s
     }
 
+    /// Keeps a finished header for the next spawn if nothing else refers to it.
+    pub(crate) fn recycle(&self, mut task: Arc<Task>) {
+        if Arc::get_mut(&mut task).is_none() {
+            return;
+        }
+        let mut free = self.free_tasks.borrow_mut();
+        if free.len() < FREE_TASKS_MAX {
+            free.push(task);
+        }
+    }
+
     /// Appends to the run queue.
     pub(crate) fn push(&self, r: Runnable) {
         let seq = self.next_seq();
@@ -177,7 +204,7 @@ impl Local {
     }
 
     /// Appends an unstarted task where idle peers can steal it.
-    pub(crate) fn push_stealable(&self, t: Arc<Task>) {
+    pub(crate) fn push_stealable(&self, t: NewTask) {
         let seq = self.next_seq();
         self.me.push_stealable(seq, t);
     }
@@ -207,14 +234,14 @@ impl Local {
 }
 
 impl WorkerShared {
-    fn push_stealable(&self, seq: u64, t: Arc<Task>) {
+    fn push_stealable(&self, seq: u64, t: NewTask) {
         let mut st = self.stealable.lock();
         st.push_back((seq, t));
         self.stealable_len.store(st.len(), Ordering::SeqCst);
     }
 
     /// Takes the oldest unstarted task.
-    pub(crate) fn pop_stealable(&self) -> Option<Arc<Task>> {
+    pub(crate) fn pop_stealable(&self) -> Option<NewTask> {
         let mut st = self.stealable.lock();
         let r = st.pop_front().map(|(_, t)| t);
         self.stealable_len.store(st.len(), Ordering::Release);
@@ -222,7 +249,7 @@ impl WorkerShared {
     }
 
     /// Takes the older half of the unstarted tasks, if the lock is free.
-    pub(crate) fn steal_half(&self) -> Vec<Arc<Task>> {
+    pub(crate) fn steal_half(&self) -> Vec<NewTask> {
         let Some(mut st) = self.stealable.try_lock() else {
             return Vec::new();
         };
@@ -276,6 +303,17 @@ pub(crate) fn schedule(task: &Task) {
     }
 }
 
+/// Puts a finished task's header on the calling worker's free list (Go's
+/// `gfput`) if nothing else refers to it and it belongs to this worker's
+/// runtime; otherwise just drops it.
+pub(crate) fn recycle(task: Arc<Task>) {
+    with_local(|l| {
+        if let Some(l) = l.filter(|l| Arc::ptr_eq(&l.shared, &task.runtime)) {
+            l.recycle(task);
+        }
+    });
+}
+
 /// Arms a timer that unparks `task` at `when`; only on the task's own worker.
 pub(crate) fn add_timer(when: Instant, task: &Task) -> TimerKey {
     with_local(|l| {
@@ -297,12 +335,13 @@ pub(crate) fn remove_timer(key: TimerKey) {
 
 /// Spawns a task on `runtime`, or on the calling worker's runtime for `None`
 /// (the engine of every spawn function). `make` builds the task header around
-/// a stack from the worker's pool. One thread-local lookup, no lock.
+/// a stack from the worker's pool, reusing a header from its free list when it
+/// has one. One thread-local lookup, no lock.
 pub(crate) fn spawn_raw(
     runtime: Option<&Arc<RuntimeShared>>,
     name: Option<String>,
     stack_size: Option<usize>,
-    make: impl FnOnce(&Arc<RuntimeShared>, Option<String>, Stack) -> Arc<Task>,
+    make: impl FnOnce(&Arc<RuntimeShared>, Option<Arc<Task>>, Option<String>, Stack) -> Arc<Task>,
 ) -> io::Result<Arc<Task>> {
     with_local(|l| {
         let shared = match (runtime, l) {
@@ -325,13 +364,14 @@ pub(crate) fn spawn_raw(
             Some(s) => s,
             None => Stack::new(size)?,
         };
-        let task = make(shared, name, stack);
+        let free = local.and_then(|l| l.free_tasks.borrow_mut().pop());
+        let task = make(shared, free, name, stack);
         if let Some(n) = &task.name {
             shared.names.lock().insert(task.id, n.clone());
         }
         stats::count(|c| c.tasks_spawned.add(1));
         trace!("spawn task {} ({:?})", task.id, task.name);
-        let queued = task.clone();
+        let queued = NewTask::new(task.clone());
         match local {
             Some(l) => {
                 let displaced = l.runnext.replace(Some(queued));
@@ -561,6 +601,7 @@ impl Builder {
                 inbox_rx,
                 poller: Poller::new()?,
                 stealable: Mutex::new(VecDeque::new()),
+                closed: AtomicBool::new(false),
                 stealable_len: AtomicUsize::new(0),
                 sleeping: AtomicBool::new(false),
                 running: AtomicU64::new(0),
@@ -764,7 +805,8 @@ fn shutdown(
         w.stealable.lock().clear();
         w.stealable_len.store(0, Ordering::Release);
         // Unstarted tasks dropped here drop their closures, whose completers
-        // tell the joiners `Shutdown` (task/join.rs).
+        // tell the joiners `Shutdown` (task/context.rs, NewTask).
+        w.closed.store(true, Ordering::SeqCst);
         while w.inbox_rx.try_recv().is_ok() {}
     }
     shared.names.lock().clear();

@@ -17,7 +17,7 @@ use corosensei::CoroutineResult;
 
 use super::{Local, Runnable, RuntimeShared, FORCED_UNWIND, LOCAL, STACK_POOL_MAX};
 use crate::reactor::PollBuffers;
-use crate::task::context::{self, Switch};
+use crate::task::context::{self, NewTask, Switch};
 use crate::task::park::unpark_task;
 use crate::task::stack;
 use crate::task::{self, Task};
@@ -37,6 +37,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         timers: std::cell::RefCell::new(Timers::new()),
         stacks: Default::default(),
         tasks: Default::default(),
+        free_tasks: Default::default(),
     });
     LOCAL.with(|l| *l.borrow_mut() = Some(local.clone()));
     let _alt = stack::AltStack::ensure();
@@ -163,7 +164,7 @@ impl Worker {
     }
 
     /// Takes an unstarted task from our own stealable queue, else half of a peer's.
-    fn steal(&self) -> Option<Arc<Task>> {
+    fn steal(&self) -> Option<NewTask> {
         let me = &self.local.me;
         if let Some(t) = me.pop_stealable() {
             return Some(t);
@@ -206,7 +207,7 @@ impl Worker {
     fn run_one(&mut self, r: Runnable) {
         let me = &self.local.me;
         let key = match r {
-            Runnable::New(task) => self.start(task),
+            Runnable::New(nt) => self.start(nt.start()),
             Runnable::Resume(key) => key,
             Runnable::Dump(tx) => {
                 let mut out = String::new();
@@ -260,6 +261,8 @@ impl Worker {
         }
         self.local.me.counters.tasks_finished.add(1);
         trace!("task {} done", task.id);
+        // A detached task (its handle dropped) is unreferenced now.
+        self.local.recycle(task);
     }
 
     /// Shutdown: unwind every task still parked here so its destructors run.
@@ -292,5 +295,6 @@ impl Worker {
         self.local.me.poller.kill();
         self.local.queue.borrow_mut().clear();
         self.local.stacks.borrow_mut().clear();
+        self.local.free_tasks.borrow_mut().clear();
     }
 }

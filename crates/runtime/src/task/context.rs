@@ -184,3 +184,46 @@ pub(crate) fn suspend(sw: Switch) {
     // runs on it, and a started task never changes threads.
     unsafe { (*y).suspend(sw) };
 }
+
+/// The queue entry of an unstarted task: whoever holds it holds the task's
+/// run permission. Starting the task takes the header out; dropping the entry
+/// instead (at shutdown, in a queue or an inbox) means the task will never
+/// run, so the drop takes the coroutine out and drops it, which drops the
+/// closure and with it the join cell's drop guard: the joiner is told
+/// `Shutdown` rather than left waiting on a header its handle keeps alive.
+#[derive(Debug)]
+pub(crate) struct NewTask(Option<Arc<Task>>);
+
+impl NewTask {
+    pub(crate) fn new(task: Arc<Task>) -> NewTask {
+        NewTask(Some(task))
+    }
+
+    /// Hands the task to the worker that starts it.
+    pub(crate) fn start(mut self) -> Arc<Task> {
+        self.0
+            .take()
+            .expect("a NewTask holds its task until started")
+    }
+}
+
+impl std::ops::Deref for NewTask {
+    type Target = Task;
+    fn deref(&self) -> &Task {
+        self.0
+            .as_ref()
+            .expect("a NewTask holds its task until started")
+    }
+}
+
+impl Drop for NewTask {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            // SAFETY: this entry is the unstarted task's run permission, and
+            // it is being dropped, so the coroutine never ran and nobody else
+            // touches it; dropping an unstarted coroutine only drops its closure.
+            drop(unsafe { t.coro.take() });
+            t.state.store(super::DONE, Ordering::Release);
+        }
+    }
+}

@@ -32,6 +32,7 @@ use std::thread;
 
 use super::park::{self, Unparker, WaitReason};
 use super::{Task, TaskId};
+use crate::scheduler;
 
 const RUNNING: u8 = 0;
 const WAITING: u8 = 1;
@@ -221,7 +222,9 @@ impl<T> JoinHandle<T> {
         }
         // SAFETY: the state is DONE (Acquire), so the completer's write of
         // `value` happened before, and it never touches the cell again.
-        match unsafe { (*cell.value.get()).take() } {
+        let value = unsafe { (*cell.value.get()).take() };
+        scheduler::recycle(self.task);
+        match value {
             Some(Ok(v)) => Ok(v),
             Some(Err(p)) => Err(JoinError::Panicked(p)),
             None => Err(JoinError::Shutdown),

@@ -132,6 +132,30 @@ impl Task {
         }
     }
 
+    /// Turns a finished header from the worker's free list into a new task
+    /// (Go's `gfget`): same allocation, same runtime, everything else fresh.
+    fn reuse(
+        &mut self,
+        name: Option<String>,
+        stack_size: usize,
+        guard: (usize, usize),
+        coro: context::CoroCell,
+    ) {
+        self.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        self.name = name;
+        self.stack_size = stack_size;
+        self.guard = guard;
+        *self.park.get_mut() = EMPTY;
+        *self.state.get_mut() = RUNNABLE;
+        *self.cancelled.get_mut() = false;
+        *self.cancel_errors.get_mut() = 0;
+        *self.owner.get_mut() = UNSTARTED;
+        *self.key.get_mut() = usize::MAX;
+        *self.wait_kind.get_mut() = 0;
+        *self.wait_arg.get_mut() = 0;
+        self.coro = coro;
+    }
+
     pub(crate) fn set_wait(&self, reason: WaitReason) {
         let (kind, arg) = match reason {
             WaitReason::Read(fd) => (1, fd as u64),
@@ -257,11 +281,19 @@ impl Builder {
             runtime,
             self.name,
             self.stack_size,
-            |shared, name, stack| {
+            |shared, free, name, stack| {
                 let size = stack.size();
                 let guard = stack.guard();
                 let coro = context::CoroCell::new(stack, body);
-                Arc::new(Task::new(shared.clone(), name, size, guard, coro))
+                match free {
+                    Some(mut t) => {
+                        Arc::get_mut(&mut t)
+                            .expect("free-list headers are unique")
+                            .reuse(name, size, guard, coro);
+                        t
+                    }
+                    None => Arc::new(Task::new(shared.clone(), name, size, guard, coro)),
+                }
             },
         )?;
         Ok(JoinHandle { task, cell })
