@@ -188,7 +188,9 @@ impl Local {
 
     /// Keeps a finished header for the next spawn if nothing else refers to it.
     pub(crate) fn recycle(&self, mut task: Arc<Task>) {
-        if Arc::get_mut(&mut task).is_none() {
+        // The plain load first: a header still shared (a handle not yet
+        // joined) is the common case at finish, and get_mut costs an atomic.
+        if Arc::strong_count(&task) != 1 || Arc::get_mut(&mut task).is_none() {
             return;
         }
         let mut free = self.free_tasks.borrow_mut();
@@ -804,8 +806,8 @@ fn shutdown(
         w.poller.kill();
         w.stealable.lock().clear();
         w.stealable_len.store(0, Ordering::Release);
-        // Unstarted tasks dropped here drop their closures, whose completers
-        // tell the joiners `Shutdown` (task/context.rs, NewTask).
+        // Unstarted tasks dropped here are abandoned by NewTask's drop, so
+        // their joiners get `Shutdown` (task/context.rs).
         w.closed.store(true, Ordering::SeqCst);
         while w.inbox_rx.try_recv().is_ok() {}
     }

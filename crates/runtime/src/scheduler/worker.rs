@@ -197,9 +197,10 @@ impl Worker {
         let tasks = self.local.tasks.borrow();
         let task = &tasks[key];
         task.key.store(key, Ordering::Relaxed);
-        if task.owner.swap(self.local.me.index, Ordering::AcqRel) != task::UNSTARTED {
-            panic!("netpark: task {} started twice", task.id);
-        }
+        // Only the holder of the NewTask starts a task, so this is the first
+        // and only write; Release publishes `key` with it.
+        debug_assert_eq!(task.owner.load(Ordering::Relaxed), task::UNSTARTED);
+        task.owner.store(self.local.me.index, Ordering::Release);
         key
     }
 
@@ -280,6 +281,7 @@ impl Worker {
             // thread; a task's own catch_unwind re-raises it (task/mod.rs).
             drop(unsafe { t.coro.take() });
             t.state.store(task::DONE, Ordering::Release);
+            t.join.abandon();
         }
         drop(tasks);
         FORCED_UNWIND.with(|f| f.set(false));

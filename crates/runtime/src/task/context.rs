@@ -188,9 +188,9 @@ pub(crate) fn suspend(sw: Switch) {
 /// The queue entry of an unstarted task: whoever holds it holds the task's
 /// run permission. Starting the task takes the header out; dropping the entry
 /// instead (at shutdown, in a queue or an inbox) means the task will never
-/// run, so the drop takes the coroutine out and drops it, which drops the
-/// closure and with it the join cell's drop guard: the joiner is told
-/// `Shutdown` rather than left waiting on a header its handle keeps alive.
+/// run, so the drop drops the coroutine (the closure) and abandons the join:
+/// the joiner is told `Shutdown` rather than left waiting on a header its
+/// handle keeps alive.
 #[derive(Debug)]
 pub(crate) struct NewTask(Option<Arc<Task>>);
 
@@ -224,6 +224,7 @@ impl Drop for NewTask {
             // touches it; dropping an unstarted coroutine only drops its closure.
             drop(unsafe { t.coro.take() });
             t.state.store(super::DONE, Ordering::Release);
+            t.join.abandon();
         }
     }
 }

@@ -1,31 +1,40 @@
-//! Joining a task: the handle, its error, and the cell the task's value travels in.
+//! Joining a task: the handle, its error, and the join state in the task header
+//! that the task's value travels in.
 //!
-//! # The join cell
+//! # The join state
 //!
-//! One allocation per task holds the join state, the joiner's [`Unparker`] and
-//! the value. No lock: the state word says who may touch the other two fields.
+//! Part of the task header, so a spawn allocates nothing for it. A state word
+//! says who may touch the joiner's [`Unparker`] and the value; no lock.
 //!
 //! ```text
-//!   state     who moves it                                         to
-//!   ────────  ───────────────────────────────────────────────────  ────────
-//!   RUNNING   the joiner stores its Unparker, then CAS             WAITING
-//!   RUNNING   the completer stores the value, then swap            DONE
-//!   WAITING   the completer stores the value, swaps, sees WAITING, DONE
-//!             takes the Unparker and wakes the joiner
-//!   WAITING   the joiner is cancelled: CAS, then clears its        RUNNING
+//!   state     who moves it                                          to
+//!   ────────  ────────────────────────────────────────────────────  ────────
+//!   RUNNING   the joiner stores its Unparker, then CAS              WAITING
+//!   RUNNING   the task stores its value, then swap (complete)       DONE
+//!   RUNNING   the runtime gives up on the task, swap (abandon)      DONE
+//!   WAITING   complete or abandon: swap, see WAITING, take the      DONE
+//!             Unparker and wake the joiner
+//!   WAITING   the joiner is cancelled: CAS, then clears its         RUNNING
 //!             Unparker
 //! ```
 //!
-//! The joiner touches `joiner` only in RUNNING, the completer only after its
-//! swap saw WAITING; the completer writes `value` only before its swap, the
-//! joiner reads it only after seeing DONE. The completer is a drop guard owned
-//! by the task's closure, so a task that never finishes (its coroutine dropped
-//! at shutdown, unstarted or unwound) still moves the cell to DONE, with no
-//! value: its joiner gets [`JoinError::Shutdown`] instead of waiting forever.
+//! The joiner touches `joiner` only in RUNNING, complete/abandon only after its
+//! swap saw WAITING; the task writes the value only before its swap, the
+//! joiner reads it only after seeing DONE. DONE with no value means the task
+//! never finished: the runtime calls `abandon` when it drops an unstarted task
+//! (`context::NewTask`) or unwinds a parked one at shutdown, and the joiner
+//! gets [`JoinError::Shutdown`].
+//!
+//! The value (`std::thread::Result<T>`) is stored in four words inside the
+//! header when it fits, else boxed there; a function pointer remembers how to
+//! drop a value nobody joined.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
+use std::mem::{self, MaybeUninit};
+use std::ptr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -38,54 +47,136 @@ const RUNNING: u8 = 0;
 const WAITING: u8 = 1;
 const DONE: u8 = 2;
 
-/// Where a task's value waits for `join` (see the module docs).
-pub(crate) struct JoinCell<T> {
+/// Room for a task's value inside its header.
+type Inline = MaybeUninit<[usize; 4]>;
+
+/// Whether a `V` is stored in [`Inline`] itself (else a `Box<V>` is).
+const fn fits<V>() -> bool {
+    mem::size_of::<V>() <= mem::size_of::<Inline>()
+        && mem::align_of::<V>() <= mem::align_of::<Inline>()
+}
+
+/// Drops the `V` stored in `slot` (the type-erased destructor).
+///
+/// # Safety
+///
+/// `slot` holds a `V` written by [`JoinState::complete`] and not yet read.
+unsafe fn drop_value<V>(slot: *mut Inline) {
+    // SAFETY: forwarded from the caller.
+    drop(unsafe { read_value::<V>(slot) });
+}
+
+/// # Safety
+///
+/// As [`drop_value`]; the value is moved out.
+unsafe fn read_value<V>(slot: *mut Inline) -> V {
+    if fits::<V>() {
+        // SAFETY: a V was written at the start of the slot (it fits and is aligned).
+        unsafe { ptr::read(slot.cast::<V>()) }
+    } else {
+        // SAFETY: a Box<V> was written there instead.
+        *unsafe { ptr::read(slot.cast::<Box<V>>()) }
+    }
+}
+
+/// The join half of a task header (see the module docs).
+pub(crate) struct JoinState {
     /// RUNNING / WAITING / DONE.
     state: AtomicU8,
     /// The joiner's wake-up; see the table for who may touch it.
     joiner: UnsafeCell<Option<Unparker>>,
-    /// The task's value or panic; `None` after DONE means it never finished.
-    value: UnsafeCell<Option<thread::Result<T>>>,
+    /// The task's `thread::Result<T>`, or a box of it; valid while `drop_fn` is set.
+    value: UnsafeCell<Inline>,
+    /// How to drop the stored value; `None` when there is none. Written by the
+    /// task before DONE, cleared by the joiner when it takes the value.
+    drop_fn: UnsafeCell<Option<unsafe fn(*mut Inline)>>,
 }
 
-// SAFETY: the state word gives `joiner` and `value` one owner at a time, with
-// an AcqRel edge at each hand-over (module docs). The value crosses from the
-// task's thread to the joiner's, hence `T: Send`.
-unsafe impl<T: Send> Sync for JoinCell<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Send for JoinCell<T> {}
+// SAFETY: the state word gives `joiner`, `value` and `drop_fn` one owner at a
+// time, with an AcqRel edge at each hand-over (module docs). Values are only
+// stored by `complete::<T>` for tasks spawned with `T: Send`.
+unsafe impl Sync for JoinState {}
+// SAFETY: as above; the stored value is `Send`.
+unsafe impl Send for JoinState {}
 
-impl<T> JoinCell<T> {
-    pub(crate) fn new() -> Arc<JoinCell<T>> {
-        Arc::new(JoinCell {
+impl fmt::Debug for JoinState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinState")
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl JoinState {
+    pub(crate) fn new() -> JoinState {
+        JoinState {
             state: AtomicU8::new(RUNNING),
             joiner: UnsafeCell::new(None),
-            value: UnsafeCell::new(None),
-        })
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+            drop_fn: UnsafeCell::new(None),
+        }
     }
-}
 
-/// The task's side of the cell: set the value, and publish it when dropped.
-pub(crate) struct Completer<T>(pub(crate) Arc<JoinCell<T>>);
-
-impl<T> Completer<T> {
-    /// Stores the task's value (published when the completer drops).
-    pub(crate) fn set(&self, v: thread::Result<T>) {
-        // SAFETY: before the swap in `drop`, only the completer touches `value`.
-        unsafe { *self.0.value.get() = Some(v) };
+    /// Back to a fresh state for a reused header (nobody else refers to it).
+    pub(crate) fn reset(&mut self) {
+        self.drop_stored();
+        *self.joiner.get_mut() = None;
+        *self.state.get_mut() = RUNNING;
     }
-}
 
-impl<T> Drop for Completer<T> {
-    fn drop(&mut self) {
-        if self.0.state.swap(DONE, Ordering::AcqRel) == WAITING {
+    fn drop_stored(&mut self) {
+        if let Some(f) = self.drop_fn.get_mut().take() {
+            // SAFETY: `drop_fn` is set only together with a value of its type
+            // in `value`, and `&mut self` means nobody else touches either.
+            unsafe { f(self.value.get()) };
+        }
+    }
+
+    /// Stores the task's value and releases the joiner. Called once, by the
+    /// task itself as its last act.
+    pub(crate) fn complete<T: Send>(&self, v: thread::Result<T>) {
+        if self.state.load(Ordering::Acquire) == DONE {
+            return;
+        }
+        type V<T> = thread::Result<T>;
+        // SAFETY: the state is not DONE and only this task moves it there, so
+        // the joiner does not read `value` or `drop_fn` yet.
+        unsafe {
+            let slot = self.value.get();
+            if fits::<V<T>>() {
+                ptr::write(slot.cast::<V<T>>(), v);
+            } else {
+                ptr::write(slot.cast::<Box<V<T>>>(), Box::new(v));
+            }
+            *self.drop_fn.get() = Some(drop_value::<V<T>>);
+        }
+        self.publish();
+    }
+
+    /// Releases the joiner of a task that will never finish.
+    pub(crate) fn abandon(&self) {
+        self.publish();
+    }
+
+    fn publish(&self) {
+        if self.state.swap(DONE, Ordering::AcqRel) == WAITING {
             // SAFETY: our swap saw WAITING, so the joiner stored its Unparker and
             // will not touch it again (its cancel CAS from WAITING now fails).
-            let joiner = unsafe { (*self.0.joiner.get()).take() };
+            let joiner = unsafe { (*self.joiner.get()).take() };
             if let Some(u) = joiner {
                 u.unpark();
             }
         }
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.load(Ordering::Acquire) == DONE
+    }
+}
+
+impl Drop for JoinState {
+    fn drop(&mut self) {
+        self.drop_stored();
     }
 }
 
@@ -150,10 +241,11 @@ impl std::error::Error for JoinError {}
 ///
 /// Dropping the handle detaches the task: it keeps running.
 pub struct JoinHandle<T> {
-    /// The task's header (id, name, cancel).
+    /// The task's header, which holds its join state.
     pub(crate) task: Arc<Task>,
-    /// The task's value once it returns.
-    pub(crate) cell: Arc<JoinCell<T>>,
+    /// The value's type; the handle never holds a `T` itself (`join` moves
+    /// one out, which `spawn`'s `T: Send` bound makes sound on any thread).
+    pub(crate) _value: PhantomData<fn() -> T>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
@@ -178,7 +270,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the task has finished (or will never run, after shutdown).
     pub fn is_finished(&self) -> bool {
-        self.cell.state.load(Ordering::Acquire) == DONE
+        self.task.join.is_done()
     }
 
     /// Waits for the task to finish and returns its value (`std::thread::JoinHandle::join`).
@@ -191,38 +283,44 @@ impl<T> JoinHandle<T> {
     /// [`JoinError::Cancelled`] when the joining task is cancelled meanwhile,
     /// [`JoinError::Shutdown`] when the runtime stopped first.
     pub fn join(self) -> Result<T, JoinError> {
-        let cell = &*self.cell;
-        if cell.state.load(Ordering::Acquire) != DONE {
+        let js = &self.task.join;
+        if !js.is_done() {
             // SAFETY: in RUNNING only the joiner touches `joiner`, and this
-            // handle (consumed by `join`) is the only joiner. If the completer
-            // moves the state to DONE meanwhile, it does not read the field.
-            unsafe { *cell.joiner.get() = Some(park::current_unparker()) };
-            if cell
+            // handle (consumed by `join`) is the only joiner. If the task moves
+            // the state to DONE meanwhile, it does not read the field.
+            unsafe { *js.joiner.get() = Some(park::current_unparker()) };
+            if js
                 .state
                 .compare_exchange(RUNNING, WAITING, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
                 loop {
                     let parked = park::park(WaitReason::Join(self.task.id), None);
-                    if cell.state.load(Ordering::Acquire) == DONE {
+                    if js.is_done() {
                         break;
                     }
                     if parked.is_err()
-                        && cell
+                        && js
                             .state
                             .compare_exchange(WAITING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
                             .is_ok()
                     {
-                        // SAFETY: back in RUNNING, the completer will not read it.
-                        unsafe { *cell.joiner.get() = None };
+                        // SAFETY: back in RUNNING, the task will not read it.
+                        unsafe { *js.joiner.get() = None };
                         return Err(JoinError::Cancelled);
                     }
                 }
             }
         }
-        // SAFETY: the state is DONE (Acquire), so the completer's write of
-        // `value` happened before, and it never touches the cell again.
-        let value = unsafe { (*cell.value.get()).take() };
+        // SAFETY: the state is DONE (Acquire): the task's writes of `value` and
+        // `drop_fn` happened before, it never touches them again, and this
+        // handle is the only reader. A set `drop_fn` means a `thread::Result<T>`
+        // is stored (spawn made this handle with the task's own `T`).
+        let value = unsafe {
+            (*js.drop_fn.get())
+                .take()
+                .map(|_| read_value::<thread::Result<T>>(js.value.get()))
+        };
         scheduler::recycle(self.task);
         match value {
             Some(Ok(v)) => Ok(v),

@@ -19,9 +19,11 @@
 //! (`owner`), because `thread_local!` data borrowed by the task must stay on one
 //! OS thread. Go's names: `_Grunnable`, `_Grunning`, `_Gwaiting`, `_Gdead`.
 //!
-//! One spawn allocates two blocks: the task header ([`Task`], shared by the
-//! scheduler, wakers and the handle) and the [`join`] cell for the value. The
-//! closure lives on the task's own stack; the stack comes from the worker's pool.
+//! One spawn needs one block, the task header ([`Task`], shared by the
+//! scheduler, wakers and the handle, with the [`join`] state and the value
+//! inside), and in the steady state not even that: finished headers are reused
+//! (Go's `gfree` list). The closure lives on the task's own stack; the stack
+//! comes from the worker's pool.
 
 pub(crate) mod context;
 pub mod join;
@@ -37,7 +39,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::scheduler::{self, Handle, RuntimeShared, WorkerShared};
-use join::{Completer, JoinCell};
 pub use join::{JoinError, JoinHandle};
 use park::WaitReason;
 
@@ -66,6 +67,28 @@ impl fmt::Display for TaskId {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Ids a thread takes from [`NEXT_ID`] at a time, so most spawns touch no
+/// shared counter.
+const ID_BLOCK: u64 = 1024;
+
+thread_local! {
+    /// This thread's unused ids `[next, end)`.
+    static IDS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// A fresh task id: unique in the process, never reused (not ordered across threads).
+fn next_id() -> u64 {
+    IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT_ID.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            end = next + ID_BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
+}
 
 /// The shared header of one task (Go's `g`).
 #[derive(Debug)]
@@ -98,6 +121,8 @@ pub struct Task {
     pub(crate) wait_arg: AtomicU64,
     /// The coroutine; touched only by the holder of the run permission (context.rs).
     pub(crate) coro: context::CoroCell,
+    /// The joiner and the task's value (join.rs).
+    pub(crate) join: join::JoinState,
 }
 
 /// The zero point for encoding `Instant`s into `wait_arg`.
@@ -115,7 +140,7 @@ impl Task {
         coro: context::CoroCell,
     ) -> Task {
         Task {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_id(),
             name,
             stack_size,
             guard,
@@ -129,6 +154,7 @@ impl Task {
             wait_kind: AtomicU8::new(0),
             wait_arg: AtomicU64::new(0),
             coro,
+            join: join::JoinState::new(),
         }
     }
 
@@ -141,7 +167,7 @@ impl Task {
         guard: (usize, usize),
         coro: context::CoroCell,
     ) {
-        self.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        self.id = next_id();
         self.name = name;
         self.stack_size = stack_size;
         self.guard = guard;
@@ -154,6 +180,7 @@ impl Task {
         *self.wait_kind.get_mut() = 0;
         *self.wait_arg.get_mut() = 0;
         self.coro = coro;
+        self.join.reset();
     }
 
     pub(crate) fn set_wait(&self, reason: WaitReason) {
@@ -261,20 +288,18 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let cell = JoinCell::new();
-        let completer = Completer(cell.clone());
         let body = move || {
             let r = panic::catch_unwind(AssertUnwindSafe(f));
-            if let Err(p) = r {
-                if scheduler::forced_unwind() {
-                    // The runtime is unwinding this task's stack at shutdown: let
-                    // the unwind reach the coroutine's base instead of stopping
-                    // here (the completer, dropped on the way, reports Shutdown).
-                    panic::resume_unwind(p);
-                }
-                completer.set(Err(p));
-            } else {
-                completer.set(r);
+            match r {
+                // The runtime is unwinding this task's stack at shutdown: let
+                // the unwind reach the coroutine's base instead of stopping
+                // here (the worker then abandons the join, see join.rs).
+                Err(p) if scheduler::forced_unwind() => panic::resume_unwind(p),
+                r => context::with_current(|t| {
+                    t.expect("a task body runs as the current task")
+                        .join
+                        .complete(r)
+                }),
             }
         };
         let task = scheduler::spawn_raw(
@@ -296,7 +321,10 @@ impl Builder {
                 }
             },
         )?;
-        Ok(JoinHandle { task, cell })
+        Ok(JoinHandle {
+            task,
+            _value: std::marker::PhantomData,
+        })
     }
 }
 
