@@ -351,7 +351,11 @@ fn a_detached_tasks_value_is_dropped_not_leaked() {
         drop(rt);
         drop(t2);
     });
-    assert_eq!(Arc::strong_count(&token), 1, "every stored value was dropped");
+    assert_eq!(
+        Arc::strong_count(&token),
+        1,
+        "every stored value was dropped"
+    );
 }
 
 #[test]
