@@ -128,11 +128,7 @@ impl Worker {
         let mut n = 0;
         while let Ok(r) = self.local.me.inbox_rx.try_recv() {
             match r {
-                Runnable::Dump(tx) => {
-                    let mut out = String::new();
-                    self.local.list_tasks(&mut out);
-                    let _ = tx.send(out);
-                }
+                Runnable::Dump(tx) => self.answer_dump(&tx),
                 r => {
                     self.local.push(r);
                     n += 1;
@@ -190,6 +186,13 @@ impl Worker {
         None
     }
 
+    /// Lists this worker's tasks for a `dump()` on another thread.
+    fn answer_dump(&self, tx: &crossbeam_channel::Sender<String>) {
+        let mut out = String::new();
+        self.local.list_tasks(&mut out);
+        let _ = tx.send(out);
+    }
+
     /// Makes this worker the owner of an unstarted task: it enters the task
     /// table, which keeps it alive until it returns.
     fn start(&self, task: Arc<Task>) -> usize {
@@ -210,12 +213,9 @@ impl Worker {
         let key = match r {
             Runnable::New(nt) => self.start(nt.start()),
             Runnable::Resume(key) => key,
-            Runnable::Dump(tx) => {
-                let mut out = String::new();
-                self.local.list_tasks(&mut out);
-                let _ = tx.send(out);
-                return;
-            }
+            // Dump requests are answered from the inbox and never queued;
+            // answer one here too rather than lose it.
+            Runnable::Dump(tx) => return self.answer_dump(&tx),
         };
         // A shared borrow of the table across the run: tasks may read it
         // (dump), and nothing inserts or removes while a task runs.

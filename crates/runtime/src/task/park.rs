@@ -187,12 +187,14 @@ fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::
     {
         stats::count(|c| c.parks.add(1));
         trace!("park task {} on {reason}", task.id);
+        // Resumed by the worker, which marks us RUNNING.
         context::suspend(Switch::Park);
+    } else {
+        task.state.store(super::RUNNING, Ordering::Relaxed);
     }
     // Woken (NOTIFIED, by the unpark that scheduled us), or a wake arrived
     // between the load above and the CAS: consume it either way.
     task.park.store(EMPTY, Ordering::Relaxed);
-    task.state.store(super::RUNNING, Ordering::Relaxed);
     if let Some(key) = timer {
         scheduler::remove_timer(key);
     }
