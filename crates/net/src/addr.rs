@@ -69,8 +69,9 @@ pub(crate) fn parse_port(port: &str) -> io::Result<u16> {
 ///
 /// An empty host resolves to nothing (`Ok(None)`): the caller picks the wildcard.
 /// IP literals need no lookup; other names go through `getaddrinfo(3)`, which
-/// blocks the calling thread (a worker, inside a task), as a cgo lookup blocks
-/// an M in Go.
+/// blocks, so inside a task it runs on a helper thread
+/// ([`run_blocking`](netpark_runtime::run_blocking)) while the task parks, as
+/// Go hands the P of a goroutine in a cgo lookup to another thread.
 pub(crate) fn resolve(
     family: Family,
     hostport: &str,
@@ -96,8 +97,16 @@ pub(crate) fn resolve(
                     format!("lookup {host}: no such host"),
                 ));
             }
-            match (host, port).to_socket_addrs() {
-                Ok(it) => it.map(|a| a.ip()).collect(),
+            // getaddrinfo blocks: inside a task it runs on a helper thread
+            // while the task parks, so the worker keeps running the others.
+            let name = host.to_string();
+            let found = netpark_runtime::run_blocking(move || {
+                (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(|it| it.map(|a| a.ip()).collect::<Vec<IpAddr>>())
+            })?;
+            match found {
+                Ok(ips) => ips,
                 Err(_) => {
                     return Err(io::Error::new(
                         io::ErrorKind::NotFound,

@@ -321,3 +321,17 @@ fn vectored_io_moves_every_slice() {
         assert_eq!((&a, &b), (b"ab", b"cde"));
     });
 }
+
+#[test]
+fn dialing_a_host_name_from_a_task_resolves_it_off_the_worker() {
+    // One worker: the name lookup runs on a helper thread while the dialing
+    // task parks, and the accepting task on the same worker still runs.
+    with_runtime(1, || {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let acceptor = rt::spawn(move || l.accept().map(|(_, peer)| peer));
+        let c = TcpStream::connect(format!("localhost:{port}").as_str()).unwrap();
+        let peer = acceptor.join().unwrap().unwrap();
+        assert_eq!(peer, c.local_addr().unwrap());
+    });
+}

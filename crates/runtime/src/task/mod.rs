@@ -25,6 +25,7 @@
 //! (Go's `gfree` list). The closure lives on the task's own stack; the stack
 //! comes from the worker's pool.
 
+pub mod blocking;
 pub(crate) mod context;
 pub mod join;
 pub mod park;
@@ -191,6 +192,7 @@ impl Task {
             WaitReason::Join(id) => (4, id),
             WaitReason::Sync => (5, 0),
             WaitReason::Other => (6, 0),
+            WaitReason::Blocking => (7, 0),
         };
         self.wait_arg.store(arg, Ordering::Relaxed);
         self.wait_kind.store(kind, Ordering::Relaxed);
@@ -210,6 +212,7 @@ impl Task {
             4 => WaitReason::Join(arg),
             5 => WaitReason::Sync,
             6 => WaitReason::Other,
+            7 => WaitReason::Blocking,
             _ => return None,
         })
     }

@@ -65,6 +65,8 @@ pub enum WaitReason {
     Join(u64),
     /// A task-aware lock or channel.
     Sync,
+    /// A blocking call running on a helper thread (`run_blocking`).
+    Blocking,
     /// Anything else.
     Other,
 }
@@ -81,6 +83,7 @@ impl std::fmt::Display for WaitReason {
             ),
             WaitReason::Join(id) => write!(f, "join task {id}"),
             WaitReason::Sync => f.write_str("lock or channel"),
+            WaitReason::Blocking => f.write_str("blocking call on a helper thread"),
             WaitReason::Other => f.write_str("unpark"),
         }
     }
