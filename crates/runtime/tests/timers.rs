@@ -91,3 +91,30 @@ fn a_busy_worker_still_fires_timers() {
         );
     });
 }
+
+#[test]
+fn short_sleeps_are_not_rounded_up_to_a_millisecond() {
+    // epoll_pwait2 takes a nanosecond timeout: ten 100 µs sleeps take about
+    // 1–2 ms, where millisecond rounding would make them take at least 10 ms.
+    // Best of three rounds, since this machine is shared.
+    with_runtime(1, LIMIT, || {
+        let best = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..10 {
+                    rt::sleep(Duration::from_micros(100)).unwrap();
+                }
+                t.elapsed()
+            })
+            .min()
+            .unwrap();
+        assert!(
+            best >= Duration::from_millis(1),
+            "slept too little: {best:?}"
+        );
+        assert!(
+            best < Duration::from_millis(8),
+            "ten 100 µs sleeps took {best:?}"
+        );
+    });
+}

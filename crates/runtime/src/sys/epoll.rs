@@ -2,9 +2,15 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Interest every fd is registered with, once: Go's `EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET`.
+/// Whether `epoll_pwait2` is worth trying; cleared the first time the kernel
+/// answers `ENOSYS`.
+static HAS_PWAIT2: AtomicBool = AtomicBool::new(true);
+
 const INTEREST: u32 = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
 
 /// One readiness event, decoded.
@@ -80,14 +86,76 @@ impl Epoll {
 
     /// Waits for events into `events` (cleared first) and returns how many arrived.
     ///
-    /// `None` blocks; a positive timeout is rounded up to whole milliseconds so a
-    /// timer never fires early (as mio's `selector/epoll.rs` does). A signal
-    /// interrupting the wait yields zero events rather than an error.
+    /// `None` blocks. A timeout has nanosecond resolution with `epoll_pwait2`
+    /// (Linux 5.11+); on older kernels, which answer `ENOSYS` once, it falls
+    /// back to `epoll_wait`, whose timeout is rounded up to whole milliseconds
+    /// so a timer never fires early (as mio's `selector/epoll.rs` does). A
+    /// signal interrupting the wait yields zero events rather than an error.
     pub fn wait(
         &self,
         events: &mut Vec<libc::epoll_event>,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
+        events.clear();
+        let cap = events.capacity().min(libc::c_int::MAX as usize) as libc::c_int;
+        let r = if HAS_PWAIT2.load(Ordering::Relaxed) {
+            match self.pwait2(events, cap, timeout) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                    HAS_PWAIT2.store(false, Ordering::Relaxed);
+                    self.wait_ms(events, cap, timeout)
+                }
+                r => r,
+            }
+        } else {
+            self.wait_ms(events, cap, timeout)
+        };
+        let n = match r {
+            Ok(n) => n as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return Err(e),
+        };
+        // SAFETY: the kernel initialised the first n entries.
+        unsafe { events.set_len(n) };
+        Ok(n)
+    }
+
+    /// `epoll_pwait2(2)`: the timeout as a `timespec`, no signal mask.
+    fn pwait2(
+        &self,
+        events: &mut Vec<libc::epoll_event>,
+        cap: libc::c_int,
+        timeout: Option<Duration>,
+    ) -> io::Result<libc::c_long> {
+        let ts = timeout.map(|d| libc::timespec {
+            tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        });
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: the buffer has room for `cap` events and the kernel writes at
+        // most that many; `ts_ptr` is null or points at a live timespec; a null
+        // signal mask leaves the mask alone (its size is then not read).
+        unsafe {
+            syscall!(syscall(
+                libc::SYS_epoll_pwait2,
+                self.fd.as_raw_fd(),
+                events.as_mut_ptr(),
+                cap,
+                ts_ptr,
+                ptr::null::<libc::sigset_t>(),
+                0usize
+            ))
+        }
+    }
+
+    /// `epoll_wait(2)`: the timeout in whole milliseconds, rounded up.
+    fn wait_ms(
+        &self,
+        events: &mut Vec<libc::epoll_event>,
+        cap: libc::c_int,
+        timeout: Option<Duration>,
+    ) -> io::Result<libc::c_long> {
         let ms: libc::c_int = match timeout {
             None => -1,
             Some(d) => {
@@ -95,24 +163,16 @@ impl Epoll {
                 ms.min(libc::c_int::MAX as u128) as libc::c_int
             }
         };
-        events.clear();
-        let cap = events.capacity().min(libc::c_int::MAX as usize) as libc::c_int;
         // SAFETY: the buffer has room for `cap` events; the kernel writes at most that many.
-        let n = match unsafe {
+        unsafe {
             syscall!(epoll_wait(
                 self.fd.as_raw_fd(),
                 events.as_mut_ptr(),
                 cap,
                 ms
             ))
-        } {
-            Ok(n) => n as usize,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(e) => return Err(e),
-        };
-        // SAFETY: epoll_wait initialised the first n entries.
-        unsafe { events.set_len(n) };
-        Ok(n)
+        }
+        .map(libc::c_long::from)
     }
 }
 

@@ -10,9 +10,9 @@
 //!   (`EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET`), carrying a 64-bit token
 //!   ([`epoll::Epoll::add`]).
 //! - **deregister** before the fd is closed ([`epoll::Epoll::delete`]).
-//! - **wait** with a timeout where `None` blocks, zero polls, and a positive value is
-//!   rounded *up* to the next millisecond so a timer never fires early
-//!   ([`epoll::Epoll::wait`]).
+//! - **wait** with a timeout where `None` blocks, zero polls, and a positive value
+//!   never ends early: nanoseconds with `epoll_pwait2`, else rounded *up* to
+//!   the next millisecond for `epoll_wait` ([`epoll::Epoll::wait`]).
 //! - **wake** a thread blocked in wait from another thread ([`eventfd::EventFd`]).
 //!
 //! # EINTR policy
