@@ -181,3 +181,40 @@ impl AsRawFd for Epoll {
         self.fd.as_raw_fd()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Best of three: the shortest time `f` took to wait out `timeout` on an
+    /// epoll with nothing registered.
+    fn best_wait(
+        f: impl Fn(&Epoll, &mut Vec<libc::epoll_event>, Option<Duration>) -> io::Result<libc::c_long>,
+        timeout: Duration,
+    ) -> Duration {
+        let ep = Epoll::new().unwrap();
+        let mut events = Vec::with_capacity(8);
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                assert_eq!(f(&ep, &mut events, Some(timeout)).unwrap(), 0);
+                t.elapsed()
+            })
+            .min()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_millisecond_fallback_rounds_a_short_timeout_up() {
+        let took = best_wait(Epoll::wait_ms, Duration::from_micros(100));
+        assert!(took >= Duration::from_millis(1), "{took:?}");
+    }
+
+    #[test]
+    fn epoll_pwait2_waits_a_short_timeout_without_rounding() {
+        let took = best_wait(Epoll::pwait2, Duration::from_micros(100));
+        assert!(took >= Duration::from_micros(100), "{took:?}");
+        assert!(took < Duration::from_millis(1), "{took:?}");
+    }
+}
