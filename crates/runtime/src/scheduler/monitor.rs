@@ -1,10 +1,13 @@
 //! The monitor thread (Go's `sysmon`): notices a task holding its worker too long.
 //!
-//! Every half threshold it samples each worker's running task and switch count.
-//! A worker whose count has not moved for a whole threshold while a task runs is
-//! stuck in that task (a blocking syscall, a busy loop): the monitor logs a
-//! warning naming the task once, and wakes an idle peer so the stuck worker's
-//! unstarted tasks are stolen and run meanwhile. Started tasks never move.
+//! Once per threshold (10 ms by default, Go's sysmon's longest sleep) it
+//! samples each worker's running task and switch count, so it wakes 100 times
+//! a second on a busy runtime. A worker whose count has not moved between two
+//! samples while a task runs has been held by that task for at least a
+//! threshold (at most two): it is stuck in that task (a blocking syscall, a
+//! busy loop). The monitor logs a warning naming the task once, and wakes an
+//! idle peer so the stuck worker's unstarted tasks are stolen and run
+//! meanwhile. Started tasks never move.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ struct Sample {
 
 pub(crate) fn run(shared: Arc<RuntimeShared>) {
     let threshold = shared.stuck_threshold;
-    let period = (threshold / 2).max(Duration::from_millis(1));
+    let period = threshold.max(Duration::from_millis(1));
     let now = Instant::now();
     let mut samples: Vec<Sample> = shared
         .workers
