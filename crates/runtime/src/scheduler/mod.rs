@@ -66,8 +66,15 @@ pub(crate) enum Runnable {
     /// Resume the started task with this key in the owner's task table (only
     /// ever queued on its owner).
     Resume(usize),
-    /// Not a task: list this worker's tasks into the sender (`dump()`).
-    Dump(Box<Sender<String>>),
+}
+
+/// A message in a worker's inbox: work for its run queue, or a request the
+/// worker answers from its loop without queueing it.
+pub(crate) enum Message {
+    /// Queue this entry (a spawn or a wake from another thread).
+    Run(Runnable),
+    /// List this worker's tasks into the sender (`dump()`).
+    Dump(Sender<String>),
 }
 
 /// The part of a worker other threads see.
@@ -76,9 +83,9 @@ pub struct WorkerShared {
     /// Position in `RuntimeShared::workers`; immutable.
     pub(crate) index: usize,
     /// Sending side of the inbox; any thread.
-    inbox_tx: Sender<Runnable>,
+    inbox_tx: Sender<Message>,
     /// Receiving side; only the owner worker receives.
-    inbox_rx: Receiver<Runnable>,
+    inbox_rx: Receiver<Message>,
     /// The worker's epoll + waker; polled only by the owner.
     pub(crate) poller: Arc<Poller>,
     /// Unstarted tasks peers may steal, with their queue sequence numbers;
@@ -100,9 +107,9 @@ pub struct WorkerShared {
 }
 
 impl WorkerShared {
-    /// Queues `r` in the inbox and wakes the worker if it sleeps.
-    fn send(&self, r: Runnable) {
-        let _ = self.inbox_tx.send(r);
+    /// Queues `m` in the inbox and wakes the worker if it sleeps.
+    fn send(&self, m: Message) {
+        let _ = self.inbox_tx.send(m);
         if self.closed.load(Ordering::SeqCst) {
             // Sent after shutdown drained the inbox: drop it here, so an
             // unstarted task's joiner is told (context::NewTask) and no
@@ -301,7 +308,7 @@ pub(crate) fn schedule(task: &Task) {
         _ => false,
     });
     if !local {
-        task.runtime.workers[owner].send(Runnable::Resume(key));
+        task.runtime.workers[owner].send(Message::Run(Runnable::Resume(key)));
     }
 }
 
@@ -384,7 +391,7 @@ pub(crate) fn spawn_raw(
             }
             None => {
                 let i = shared.next_worker.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
-                shared.workers[i].send(Runnable::New(queued));
+                shared.workers[i].send(Message::Run(Runnable::New(queued)));
             }
         }
         Ok(task)
@@ -419,7 +426,7 @@ impl RuntimeShared {
         if !self.shutdown.load(Ordering::Acquire) {
             for w in self.workers.iter().filter(|w| Some(w.index) != me) {
                 let (tx, rx) = crossbeam_channel::bounded(1);
-                w.send(Runnable::Dump(Box::new(tx)));
+                w.send(Message::Dump(tx));
                 pending.push((w, rx));
             }
         }

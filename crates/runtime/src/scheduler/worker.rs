@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
 
-use super::{Local, Runnable, RuntimeShared, FORCED_UNWIND, LOCAL, STACK_POOL_MAX};
+use super::{Local, Message, Runnable, RuntimeShared, FORCED_UNWIND, LOCAL, STACK_POOL_MAX};
 use crate::reactor::PollBuffers;
 use crate::task::context::{self, NewTask, Switch};
 use crate::task::park::unpark_task;
@@ -128,8 +128,8 @@ impl Worker {
         let mut n = 0;
         while let Ok(r) = self.local.me.inbox_rx.try_recv() {
             match r {
-                Runnable::Dump(tx) => self.answer_dump(&tx),
-                r => {
+                Message::Dump(tx) => self.answer_dump(&tx),
+                Message::Run(r) => {
                     self.local.push(r);
                     n += 1;
                 }
@@ -213,9 +213,6 @@ impl Worker {
         let key = match r {
             Runnable::New(nt) => self.start(nt.start()),
             Runnable::Resume(key) => key,
-            // Dump requests are answered from the inbox and never queued;
-            // answer one here too rather than lose it.
-            Runnable::Dump(tx) => return self.answer_dump(&tx),
         };
         // A shared borrow of the table across the run: tasks may read it
         // (dump), and nothing inserts or removes while a task runs.
