@@ -160,28 +160,47 @@ impl Task {
     }
 
     /// Turns a finished header from the worker's free list into a new task
-    /// (Go's `gfget`): same allocation, same runtime, everything else fresh.
+    /// (Go's `gfget`): same allocation, same runtime, everything else as
+    /// [`new`](Self::new) makes it. The pattern names every field, so a field
+    /// added to `Task` does not compile until it is reset here too.
     fn reuse(
         &mut self,
-        name: Option<String>,
-        stack_size: usize,
-        guard: (usize, usize),
-        coro: context::CoroCell,
+        new_name: Option<String>,
+        new_stack_size: usize,
+        new_guard: (usize, usize),
+        new_coro: context::CoroCell,
     ) {
-        self.id = next_id();
-        self.name = name;
-        self.stack_size = stack_size;
-        self.guard = guard;
-        *self.park.get_mut() = EMPTY;
-        *self.state.get_mut() = RUNNABLE;
-        *self.cancelled.get_mut() = false;
-        *self.cancel_errors.get_mut() = 0;
-        *self.owner.get_mut() = UNSTARTED;
-        *self.key.get_mut() = usize::MAX;
-        *self.wait_kind.get_mut() = 0;
-        *self.wait_arg.get_mut() = 0;
-        self.coro = coro;
-        self.join.reset();
+        let Task {
+            id,
+            name,
+            stack_size,
+            guard,
+            park,
+            state,
+            cancelled,
+            cancel_errors,
+            runtime: _,
+            owner,
+            key,
+            wait_kind,
+            wait_arg,
+            coro,
+            join,
+        } = self;
+        *id = next_id();
+        *name = new_name;
+        *stack_size = new_stack_size;
+        *guard = new_guard;
+        *park.get_mut() = EMPTY;
+        *state.get_mut() = RUNNABLE;
+        *cancelled.get_mut() = false;
+        *cancel_errors.get_mut() = 0;
+        *owner.get_mut() = UNSTARTED;
+        *key.get_mut() = usize::MAX;
+        *wait_kind.get_mut() = 0;
+        *wait_arg.get_mut() = 0;
+        *coro = new_coro;
+        join.reset();
     }
 
     pub(crate) fn set_wait(&self, reason: WaitReason) {
