@@ -13,12 +13,20 @@ use util::{with_runtime, LIMIT};
 #[test]
 fn wake_before_park_returns_without_switching() {
     with_runtime(1, LIMIT, || {
+        // A task queued behind us on the only worker: it runs as soon as we
+        // switch away, so it still not having run proves no switch happened.
+        // (The process-wide `stats().switches` would also count other tests'
+        // runtimes.)
+        let ran = Arc::new(AtomicBool::new(false));
+        let r2 = ran.clone();
+        let queued = spawn(move || r2.store(true, Ordering::SeqCst));
         let me = current_unparker();
         me.unpark();
-        let before = netpark_runtime::stats().switches;
         park(WaitReason::Other, None).unwrap();
         // Interleaving 1: the token was consumed in place, no switch happened.
-        assert_eq!(netpark_runtime::stats().switches, before);
+        assert!(!ran.load(Ordering::SeqCst), "park switched away");
+        queued.join().unwrap();
+        assert!(ran.load(Ordering::SeqCst));
     });
 }
 
