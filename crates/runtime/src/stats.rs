@@ -41,6 +41,7 @@ pub(crate) struct Counters {
     pub(crate) events: Counter,
     pub(crate) timers_fired: Counter,
     pub(crate) stuck_warnings: Counter,
+    pub(crate) worker_wakeups: Counter,
 }
 
 /// Every thread's counters, including threads that have exited.
@@ -90,6 +91,10 @@ pub struct Stats {
     pub timers_fired: u64,
     /// Warnings from the monitor about a task holding its worker too long.
     pub stuck_warnings: u64,
+    /// eventfd writes that woke a worker sleeping in `epoll_wait` for a
+    /// cross-thread wake or spawn (Go's `netpollBreak`); a spinning worker
+    /// needs none.
+    pub worker_wakeups: u64,
 }
 
 /// Sums the counters of every thread.
@@ -107,6 +112,7 @@ pub fn stats() -> Stats {
         s.events += c.events.get();
         s.timers_fired += c.timers_fired.get();
         s.stuck_warnings += c.stuck_warnings.get();
+        s.worker_wakeups += c.worker_wakeups.get();
     }
     s.tasks_live = s.tasks_spawned.saturating_sub(finished);
     s

@@ -121,6 +121,7 @@ impl Poller {
     /// Interrupts a blocked [`poll`](Self::poll) from any thread (Go's `netpollBreak`).
     pub(crate) fn wake(&self) {
         if !self.woken.swap(true, Ordering::AcqRel) {
+            stats::count(|c| c.worker_wakeups.add(1));
             self.waker.wake();
         }
     }

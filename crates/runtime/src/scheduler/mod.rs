@@ -147,6 +147,9 @@ pub(crate) struct RuntimeShared {
     next_worker: AtomicUsize,
     /// Set once by shutdown.
     shutdown: AtomicBool,
+    /// Whether idle workers may spin before they sleep: more than one worker
+    /// and more than one CPU to run them on; immutable.
+    can_spin: bool,
     /// Names of the live named tasks by id, for the monitor's warning (it cannot
     /// ask a stuck worker). Unnamed tasks, the common case, never touch it.
     names: Mutex<HashMap<u64, String>>,
@@ -399,6 +402,23 @@ pub(crate) fn spawn_raw(
 }
 
 impl RuntimeShared {
+    /// Whether worker `me` may spin before it sleeps: only while a peer is
+    /// awake or about to be (its inbox holds work), since only a running peer
+    /// can hand it work; a runtime whose other workers all sleep never spins.
+    fn may_spin(&self, me: usize) -> bool {
+        self.can_spin
+            && self.workers.iter().any(|w| {
+                w.index != me && (!w.sleeping.load(Ordering::SeqCst) || !w.inbox_rx.is_empty())
+            })
+    }
+
+    /// Whether a worker other than `me` has unstarted tasks to steal.
+    fn peer_has_stealable(&self, me: usize) -> bool {
+        self.workers
+            .iter()
+            .any(|w| w.index != me && w.stealable_len.load(Ordering::SeqCst) > 0)
+    }
+
     /// Wakes one sleeping worker other than `except`, so it can steal.
     fn wake_idle_peer(&self, except: usize) {
         std::sync::atomic::fence(Ordering::SeqCst);
@@ -627,6 +647,8 @@ impl Builder {
             shared_poller,
             next_worker: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            can_spin: self.workers > 1
+                && thread::available_parallelism().map_or(1, |n| n.get()) > 1,
             names: Mutex::new(HashMap::new()),
         });
         {

@@ -5,6 +5,8 @@
 //!   every 61st turn: poll the network without blocking, fire timers, read the
 //!                    inbox, and run an older stealable spawn first (fairness)
 //!   runnext → queue → inbox → expired timers → own stealable → peers' stealable
+//!   nothing, fed by the inbox lately and a peer is busy: spin a few µs
+//!                    watching the inbox and the peers' stealable queues
 //!   nothing: sleeping = true; re-check the inbox; epoll_wait until the next timer
 //! ```
 
@@ -26,6 +28,11 @@ use crate::time::timers::Timers;
 /// How often a busy worker polls the network and its inbox (Go's 61).
 const FAIRNESS_TICK: u64 = 61;
 
+/// How long an idle worker spins before it sleeps (see [`Worker::spin`]):
+/// long enough for a busy peer's task to answer a hand-off (about 1 µs), far
+/// shorter than waking a sleeping vCPU (20–100 µs on this kind of machine).
+const SPIN_FOR: Duration = Duration::from_micros(10);
+
 pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
     let me = shared.workers[index].clone();
     let local = Rc::new(Local {
@@ -45,6 +52,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         local,
         buf: PollBuffers::new(),
         tick: 0,
+        fed_by_inbox: false,
     };
     w.run_loop();
     w.exit();
@@ -58,6 +66,9 @@ struct Worker {
     buf: PollBuffers,
     /// Scheduler turns, for the fairness tick.
     tick: u64,
+    /// Work came through the inbox (a peer's wake or spawn) since the worker
+    /// was last idle: the sign that it may come again soon (see `spin`).
+    fed_by_inbox: bool,
 }
 
 impl Worker {
@@ -89,6 +100,9 @@ impl Worker {
                 self.run_one(Runnable::New(t));
                 continue;
             }
+            if self.spin() {
+                continue;
+            }
             // Idle: announce sleep, then re-check everything a waker could have
             // queued before seeing `sleeping`: our inbox (pairs with
             // WorkerShared::send) and peers' stealable queues (pairs with
@@ -114,6 +128,43 @@ impl Worker {
         }
     }
 
+    /// Go's spinning M, kept for the case it pays off: a worker that was
+    /// handed work through its inbox since it was last idle (a peer woke one
+    /// of its tasks, or spawned) watches the inbox and the peers' stealable
+    /// queues for a moment before it sleeps, while a peer is awake
+    /// (`RuntimeShared::may_spin`). A spinning worker is not `sleeping`, so the
+    /// peer's next hand-off costs a queue push, not an eventfd write plus the
+    /// wake-up of an idle vCPU (20–100 µs here): tasks on two workers that
+    /// wake each other in turn stay fast. A worker fed only by its own epoll
+    /// (an echo server) never spins, so it never takes CPU from others or
+    /// delays its own events, which the spin does not watch. Returns whether
+    /// work came.
+    fn spin(&mut self) -> bool {
+        let shared = &self.local.shared;
+        let me = &self.local.me;
+        if !std::mem::take(&mut self.fed_by_inbox) || !shared.may_spin(me.index) {
+            return false;
+        }
+        let mut until = Instant::now() + SPIN_FOR;
+        if let Some(d) = self.local.timers.borrow().next_deadline() {
+            until = until.min(d);
+        }
+        loop {
+            for _ in 0..64 {
+                if !me.inbox_rx.is_empty()
+                    || shared.peer_has_stealable(me.index)
+                    || shared.shutdown.load(Ordering::Relaxed)
+                {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+        }
+    }
+
     fn poll(&mut self, timeout: Option<Duration>) {
         if let Err(e) = self.local.me.poller.poll(timeout, &mut self.buf) {
             log::error!(
@@ -124,7 +175,7 @@ impl Worker {
     }
 
     /// Moves the inbox into the run queue; answers dump requests on the way.
-    fn drain_inbox(&self) -> usize {
+    fn drain_inbox(&mut self) -> usize {
         let mut n = 0;
         while let Ok(r) = self.local.me.inbox_rx.try_recv() {
             match r {
@@ -135,6 +186,7 @@ impl Worker {
                 }
             }
         }
+        self.fed_by_inbox |= n > 0;
         n
     }
 
