@@ -86,3 +86,37 @@ fn run_blocking_on_a_plain_thread_just_calls() {
     let ran_on = run_blocking(move || std::thread::current().id()).unwrap();
     assert_eq!(ran_on, me);
 }
+
+#[test]
+fn run_blocking_reuses_its_helper_threads() {
+    with_runtime(1, LIMIT, || {
+        let threads: std::collections::HashSet<_> = (0..100)
+            .map(|_| run_blocking(|| std::thread::current().id()).unwrap())
+            .collect();
+        // One call at a time: the thread that ran a call is idle when the
+        // next one comes. (Other tests' calls may share the pool meanwhile.)
+        assert!(
+            threads.len() <= 10,
+            "100 calls in a row ran on {} threads",
+            threads.len()
+        );
+    });
+}
+
+#[test]
+fn concurrent_blocking_calls_each_get_a_thread() {
+    with_runtime(1, LIMIT, || {
+        // Each call waits until all four are running at once: this finishes
+        // only if the pool runs them on four threads in parallel, even with
+        // idle threads left from earlier calls.
+        let barrier = Arc::new(std::sync::Barrier::new(4));
+        let calls: Vec<_> = (0..4)
+            .map(|i| {
+                let b = barrier.clone();
+                rt::spawn(move || run_blocking(move || b.wait().is_leader() as usize + i))
+            })
+            .collect();
+        let sum: usize = calls.into_iter().map(|h| h.join().unwrap().unwrap()).sum();
+        assert_eq!(sum, 1 + 6, "one leader plus the indexes");
+    });
+}
