@@ -268,13 +268,23 @@ fn main() {
     row("spawn + join", np, tk, Some(th));
     let (np, tk, th) = yield_switch(1_000_000);
     row("yield (task switch)", np, tk, Some(th));
+    // One worker each: against tokio's current_thread scheduler (its fastest)
+    // and its multi-thread scheduler given one worker (the shape the issue
+    // names), both tasks on the one thread in every case.
+    let np = netpark_ping_pong(200_000, false);
     let same = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     row(
         "ping-pong, one worker (hop)",
-        netpark_ping_pong(200_000, false),
+        np,
         tokio_ping_pong(200_000, &same),
+        None,
+    );
+    row(
+        "  tokio multi-thread, 1 worker",
+        np,
+        tokio_ping_pong(200_000, &tokio_rt(1)),
         None,
     );
     let multi = tokio_rt(2);

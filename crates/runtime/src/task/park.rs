@@ -13,14 +13,30 @@
 //! ```text
 //!   state      who moves it                                   to
 //!   ─────────  ─────────────────────────────────────────────  ─────────────────────
-//!   EMPTY      unpark (any thread): swap                       NOTIFIED
+//!   EMPTY      unpark (any thread): CAS                        NOTIFIED
 //!   EMPTY      park (the task itself): CAS, then switches away PARKED
-//!   NOTIFIED   park (the task itself): load, store             EMPTY (returns at once)
-//!   PARKED     unpark: swap → sees PARKED                      NOTIFIED (and schedules
-//!                                                                the task: the run
-//!                                                                permission passes)
-//!   NOTIFIED   the task, on resuming in park: store            EMPTY
+//!   NOTIFIED   park (the task itself): swap                    EMPTY (returns at once)
+//!   NOTIFIED   unpark: CAS to the same value                   NOTIFIED (nothing to do)
+//!   PARKED     unpark: CAS                                     EMPTY, and schedules the
+//!                                                                task: the run
+//!                                                                permission passes
 //! ```
+//!
+//! A resumed task finds EMPTY (or NOTIFIED, from a wake after the one that
+//! scheduled it) and leaves the token alone.
+//!
+//! **Every move is a read-modify-write, never a plain store or a plain
+//! load.** A wake is a write of the waker's (the ball moved) followed by its
+//! move on the token; the woken task moves the token and then reads the
+//! waker's write. If either side used a plain store or load, the CPU's store
+//! buffer could let each side read the other's old value (the store-buffering
+//! pattern): the task consumes the token with a store still sitting in its
+//! buffer and reads the old ball, while the waker sees the old NOTIFIED and
+//! does nothing; the task parks again and nobody wakes it. A read-modify-write
+//! on both sides puts the two in one order on the token, and the later one
+//! reads what the earlier one published. (An earlier version consumed with a
+//! load and a store and lost a wake in about one run in three of 200,000 hops
+//! across workers: `no_wake_is_lost_between_tasks_on_different_workers`.)
 //!
 //! The interleavings, each covered by a test in `tests/park_unpark.rs`:
 //!
@@ -31,9 +47,9 @@
 //!    inbox, which the owner reads only from its scheduler loop, after the
 //!    switch has finished. The wake is not lost and the task is never resumed
 //!    on its own stack.
-//! 3. **Wake after the park.** `unpark` swaps PARKED→NOTIFIED and is the one
-//!    (and only one) that schedules the task; later unparks see NOTIFIED and do
-//!    nothing until the task runs.
+//! 3. **Wake after the park.** `unpark` moves PARKED→EMPTY and is the one
+//!    (and only one) that schedules the task; a later unpark before the task
+//!    runs sets NOTIFIED, which the task's next `park` consumes.
 //!
 //! Go needs a second phase here (`netpollblockcommit`, run by the scheduler
 //! after the switch) because a `goready` from another thread may run the
@@ -128,7 +144,20 @@ pub fn current_unparker() -> Unparker {
 
 /// Wakes `task` (Go's `goready`): the unpark half of the protocol above.
 pub(crate) fn unpark_task(task: &Arc<Task>) {
-    if task.park.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
+    let mut seen = task.park.load(Ordering::Relaxed);
+    loop {
+        // NOTIFIED is written again rather than left alone: see "Every move
+        // is a read-modify-write" above.
+        let next = if seen == PARKED { EMPTY } else { NOTIFIED };
+        match task
+            .park
+            .compare_exchange_weak(seen, next, Ordering::AcqRel, Ordering::Relaxed)
+        {
+            Ok(_) => break,
+            Err(now) => seen = now,
+        }
+    }
+    if seen == PARKED {
         stats::count(|c| c.wakes.add(1));
         trace!("wake task {}", task.id);
         scheduler::schedule(task);
@@ -171,10 +200,10 @@ fn park_thread(deadline: Option<Instant>) {
 
 fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
     task.check_cancelled()?;
-    if task.park.load(Ordering::Acquire) == NOTIFIED {
-        // Interleaving 1: the wake came first. Only the task leaves NOTIFIED,
-        // so the store cannot erase a newer state.
-        task.park.store(EMPTY, Ordering::Relaxed);
+    if task.park.load(Ordering::Relaxed) == NOTIFIED {
+        // Interleaving 1: the wake came first. Consume it with a swap (only
+        // the task leaves NOTIFIED, so it returns NOTIFIED), never a store.
+        task.park.swap(EMPTY, Ordering::Acquire);
         return task.check_cancelled();
     }
     if deadline.is_some_and(|d| d <= Instant::now()) {
@@ -190,14 +219,15 @@ fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::
     {
         stats::count(|c| c.parks.add(1));
         trace!("park task {} on {reason}", task.id);
-        // Resumed by the worker, which marks us RUNNING.
+        // Resumed by the worker, which marks us RUNNING. The unpark that
+        // scheduled us left the token EMPTY, or a later one NOTIFIED for our
+        // next park: nothing to consume here.
         context::suspend(Switch::Park);
     } else {
+        // A wake arrived between the load above and the CAS.
         task.state.store(super::RUNNING, Ordering::Relaxed);
+        task.park.swap(EMPTY, Ordering::Acquire);
     }
-    // Woken (NOTIFIED, by the unpark that scheduled us), or a wake arrived
-    // between the load above and the CAS: consume it either way.
-    task.park.store(EMPTY, Ordering::Relaxed);
     if let Some(key) = timer {
         scheduler::remove_timer(key);
     }
