@@ -6,6 +6,7 @@
 //! | fd closed or unblocked while in use | `NotConnected` | `use of closed network connection` |
 //! | read/write deadline passed | `TimedOut` | `i/o timeout` |
 //! | the task was cancelled | `Interrupted` | `task cancelled` |
+//! | a wait in a destructor while shutdown unwinds the task | `Other` | `runtime is shut down` |
 
 use std::fmt;
 use std::io;
@@ -43,6 +44,18 @@ impl fmt::Display for ErrCancelled {
 }
 impl std::error::Error for ErrCancelled {}
 
+/// The runtime shut down: a wait made by a destructor while the runtime
+/// unwinds the task's stack cannot be waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrShutdown;
+
+impl fmt::Display for ErrShutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("runtime is shut down")
+    }
+}
+impl std::error::Error for ErrShutdown {}
+
 /// "use of closed network connection", kind `NotConnected`.
 pub fn closed() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, ErrClosed)
@@ -56,6 +69,11 @@ pub fn timed_out() -> io::Error {
 /// "task cancelled", kind `Interrupted`.
 pub fn cancelled() -> io::Error {
     io::Error::new(io::ErrorKind::Interrupted, ErrCancelled)
+}
+
+/// "runtime is shut down", kind `Other`.
+pub fn shut_down() -> io::Error {
+    io::Error::other(ErrShutdown)
 }
 
 /// Whether `err` (or the error it wraps) is [`ErrClosed`] (Go's `errors.Is(err, net.ErrClosed)`).

@@ -3,6 +3,8 @@
 mod util;
 
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use netpark_runtime::{self as rt, JoinError, Mode, PollDesc, Runtime};
@@ -58,13 +60,70 @@ fn shutdown_with_parked_tasks_neither_hangs_nor_leaks_fds() {
 }
 
 #[test]
-fn spawning_on_a_shut_down_runtime_is_an_error() {
+fn a_task_spawned_on_a_shut_down_runtime_never_runs_and_its_join_says_so() {
     let _serial = serial();
     let rt = Runtime::builder().workers(1).build().unwrap();
     let h = rt.handle().clone();
     rt.shutdown();
-    let e = rt::task::Builder::new().spawn_on(&h, || ()).unwrap_err();
-    assert!(e.to_string().contains("shut down"), "{e}");
+    let ran = Arc::new(AtomicBool::new(false));
+    let r2 = ran.clone();
+    let task = h.spawn(move || r2.store(true, Ordering::SeqCst));
+    assert!(matches!(task.join(), Err(JoinError::Shutdown)));
+    let task = rt::task::Builder::new().spawn_on(&h, || ()).unwrap();
+    assert!(matches!(task.join(), Err(JoinError::Shutdown)));
+    assert!(!ran.load(Ordering::SeqCst));
+}
+
+/// Destructors of a task that shutdown unwinds run on the worker thread with
+/// nothing left to wake them: a spawn there used to panic inside the unwind
+/// (aborting the process), and a wait would have blocked the worker forever.
+#[test]
+fn destructors_may_spawn_join_and_wait_while_shutdown_unwinds_their_task() {
+    let _serial = serial();
+    struct Cleanup {
+        /// Read end of a pipe nobody writes to.
+        fd: std::os::fd::OwnedFd,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let mut seen = self.seen.lock().unwrap();
+            let child = rt::spawn(|| 1);
+            seen.push(format!(
+                "join: {:?}",
+                child.join().map_err(|e| e.to_string())
+            ));
+            seen.push(format!("sleep: {:?}", rt::sleep(Duration::from_secs(5))));
+            let pd = PollDesc::open(self.fd.as_raw_fd()).unwrap();
+            let waited = pd.prepare(Mode::Read).and_then(|_| pd.wait(Mode::Read));
+            seen.push(format!("wait: {waited:?}"));
+            pd.evict();
+            pd.close();
+        }
+    }
+    within(LIMIT, || {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let rt = Runtime::builder().workers(1).build().unwrap();
+        let s2 = seen.clone();
+        let (r, _w) = pipe();
+        let parked = rt.spawn(move || {
+            let _c = Cleanup { fd: r, seen: s2 };
+            rt::sleep(Duration::from_secs(60))
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        drop(rt);
+        assert!(matches!(parked.join(), Err(JoinError::Shutdown)));
+        let seen = seen.lock().unwrap().join("\n");
+        assert!(seen.contains("join: Err(\"runtime shut down"), "{seen}");
+        assert!(
+            seen.contains("sleep: Err(Custom { kind: Other, error: ErrShutdown })"),
+            "{seen}"
+        );
+        assert!(
+            seen.contains("wait: Err(Custom { kind: Other, error: ErrShutdown })"),
+            "{seen}"
+        );
+    });
 }
 
 #[test]

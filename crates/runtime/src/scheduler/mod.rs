@@ -363,9 +363,11 @@ pub(crate) fn spawn_raw(
                 "netpark: spawn called outside a runtime; use Handle::spawn or Runtime::block_on",
             )),
         };
-        if shared.shutdown.load(Ordering::Acquire) {
-            return Err(io::Error::other("netpark: runtime is shut down"));
-        }
+        // A spawn that meets a shut-down runtime makes its task as usual and
+        // drops it unqueued (below), as shutdown drops tasks queued just
+        // before: the task never runs and its join says `Shutdown`. No panic,
+        // even from a destructor that runs while shutdown unwinds its task.
+        let shut_down = shared.shutdown.load(Ordering::Acquire);
         let local = l.filter(|l| Arc::ptr_eq(&l.shared, shared));
         let size = stack_size.unwrap_or(shared.stack_size);
         let pooled = match local {
@@ -378,12 +380,18 @@ pub(crate) fn spawn_raw(
         };
         let free = local.and_then(|l| l.free_tasks.borrow_mut().pop());
         let task = make(shared, free, name, stack);
+        let queued = NewTask::new(task.clone());
+        if shut_down {
+            trace!("spawn task {} after shutdown: never runs", task.id);
+            // NewTask's drop abandons the join.
+            drop(queued);
+            return Ok(task);
+        }
         if let Some(n) = &task.name {
             shared.names.lock().insert(task.id, n.clone());
         }
         stats::count(|c| c.tasks_spawned.add(1));
         trace!("spawn task {} ({:?})", task.id, task.name);
-        let queued = NewTask::new(task.clone());
         match local {
             Some(l) => {
                 let displaced = l.runnext.replace(Some(queued));
@@ -698,12 +706,14 @@ impl Handle {
         })
     }
 
-    /// Spawns a task on this runtime, from any thread.
+    /// Spawns a task on this runtime, from any thread. On a runtime that has
+    /// shut down (or is shutting down) the task never runs and its `join`
+    /// returns [`JoinError::Shutdown`].
     ///
     /// # Panics
     ///
-    /// When no stack can be mapped or the runtime has shut down; use
-    /// [`task::Builder::spawn_on`] to get the error instead.
+    /// When no stack can be mapped; use [`task::Builder::spawn_on`] to get the
+    /// error instead.
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

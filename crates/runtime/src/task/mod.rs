@@ -295,7 +295,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// The `mmap` error when no stack can be mapped, or `Other` after shutdown.
+    /// The `mmap` error when no stack can be mapped. On a runtime that has
+    /// shut down the task never runs and `join` returns
+    /// [`JoinError::Shutdown`].
     pub fn spawn_on<F, T>(self, handle: &Handle, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -350,7 +352,9 @@ impl Builder {
     }
 }
 
-/// Spawns a task on the current runtime (Go's `go f()`).
+/// Spawns a task on the current runtime (Go's `go f()`). During shutdown
+/// (from a destructor of a task being unwound) the task never runs and its
+/// `join` returns [`JoinError::Shutdown`].
 ///
 /// # Panics
 ///

@@ -176,9 +176,14 @@ pub(crate) fn unpark_task(task: &Arc<Task>) {
 /// or during the wait. A task that keeps waiting after many cancellation errors
 /// (a loop that retries on `Interrupted`, as `read_exact` does) is unwound with
 /// a panic instead, so cancellation can never spin forever.
+///
+/// [`error::shut_down`] at once for a wait made by a destructor while the
+/// runtime unwinds the task at shutdown: nothing would ever wake it (the
+/// worker itself is running the destructor).
 pub fn park(reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
     context::with_current(|task| match task {
         Some(task) => park_task(task, reason, deadline),
+        None if scheduler::forced_unwind() => Err(error::shut_down()),
         None => {
             park_thread(deadline);
             Ok(())
