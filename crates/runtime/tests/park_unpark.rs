@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use netpark_runtime::{current_unparker, park, spawn, yield_now, Unparker, WaitReason};
-use util::{with_runtime, within, LIMIT};
+use util::{ping_pong, with_runtime, within, LIMIT};
 
 #[test]
 fn wake_before_park_returns_without_switching() {
@@ -147,42 +147,8 @@ fn no_wake_is_lost_between_tasks_on_different_workers() {
             .workers(2)
             .build()
             .unwrap();
-        const HOPS: usize = 200_000;
-        let ball = Arc::new(AtomicUsize::new(0));
-        let units: Arc<Mutex<[Option<Unparker>; 2]>> = Arc::new(Mutex::new([None, None]));
-        let ready = Arc::new(AtomicUsize::new(0));
-        // Spawned from a plain thread, the players go round-robin to both workers.
-        let players: Vec<_> = (0..2)
-            .map(|me| {
-                let (ball, units, ready) = (ball.clone(), units.clone(), ready.clone());
-                rt.spawn(move || {
-                    units.lock().unwrap()[me] = Some(current_unparker());
-                    ready.fetch_add(1, Ordering::SeqCst);
-                    while ready.load(Ordering::SeqCst) < 2 {
-                        yield_now();
-                    }
-                    let other = units.lock().unwrap()[1 - me].clone().unwrap();
-                    loop {
-                        let v = ball.load(Ordering::Acquire);
-                        if v >= HOPS {
-                            other.unpark();
-                            return std::thread::current().id();
-                        }
-                        if v % 2 == me {
-                            ball.store(v + 1, Ordering::Release);
-                            other.unpark();
-                        } else {
-                            park(WaitReason::Other, None).unwrap();
-                        }
-                    }
-                })
-            })
-            .collect();
-        let threads: Vec<_> = players.into_iter().map(|p| p.join().unwrap()).collect();
-        assert_ne!(
-            threads[0], threads[1],
-            "the players run on different workers"
-        );
+        let [a, b] = ping_pong(&rt, 200_000);
+        assert_ne!(a, b, "the players run on different workers");
     });
 }
 

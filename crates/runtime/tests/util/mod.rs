@@ -3,10 +3,12 @@
 #![allow(dead_code)]
 
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
-use netpark_runtime::Runtime;
+use netpark_runtime::{current_unparker, park, yield_now, Runtime, Unparker, WaitReason};
 
 /// Runs `f` on a fresh runtime with `workers` workers, failing the test (with
 /// a task dump) instead of hanging if it takes longer than `limit`.
@@ -77,3 +79,42 @@ pub fn assert_elapsed(actual: Duration, min: Duration, slack: Duration) {
 }
 
 pub const LIMIT: Duration = Duration::from_secs(60);
+
+/// Two tasks hand a ball back and forth `hops` times, each parking with no
+/// deadline while it is the other's turn (so one lost wake hangs them both).
+/// Spawned from the calling plain thread, they go round-robin to the
+/// runtime's workers: on a two-worker runtime every wake crosses workers.
+/// Returns the threads the two players ran on.
+pub fn ping_pong(rt: &Runtime, hops: usize) -> [ThreadId; 2] {
+    let ball = Arc::new(AtomicUsize::new(0));
+    let units: Arc<Mutex<[Option<Unparker>; 2]>> = Arc::new(Mutex::new([None, None]));
+    let ready = Arc::new(AtomicUsize::new(0));
+    let players: Vec<_> = (0..2)
+        .map(|me| {
+            let (ball, units, ready) = (ball.clone(), units.clone(), ready.clone());
+            rt.spawn(move || {
+                units.lock().unwrap()[me] = Some(current_unparker());
+                ready.fetch_add(1, Ordering::SeqCst);
+                while ready.load(Ordering::SeqCst) < 2 {
+                    yield_now();
+                }
+                let other = units.lock().unwrap()[1 - me].clone().unwrap();
+                loop {
+                    let v = ball.load(Ordering::Acquire);
+                    if v >= hops {
+                        other.unpark();
+                        return std::thread::current().id();
+                    }
+                    if v % 2 == me {
+                        ball.store(v + 1, Ordering::Release);
+                        other.unpark();
+                    } else {
+                        park(WaitReason::Other, None).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut threads = players.into_iter().map(|p| p.join().unwrap());
+    [threads.next().unwrap(), threads.next().unwrap()]
+}
