@@ -56,12 +56,16 @@ pub const MAX_THREADS: usize = 512;
 struct Job {
     /// Identifies the job, so a caller can take back a job no thread will run.
     id: u64,
+    /// The call; run once, by the helper that pops the job.
     run: Box<dyn FnOnce() + Send>,
+    /// The caller, woken by that helper after `run` returns (never under the lock).
     done: Unparker,
 }
 
 /// The process-wide helper pool.
 struct Pool {
+    /// The queue and the thread counts; short critical sections, never held
+    /// while a job runs or a caller is woken.
     state: Mutex<PoolState>,
     /// Idle helper threads wait here for a job.
     work: Condvar,
