@@ -15,6 +15,8 @@
 //!   worker too long.
 //! - **Outside a runtime**, the same waits park the calling OS thread, and a
 //!   background poller thread (started on first use) runs the reactor for them.
+//! - **Helper threads** (a process-wide pool, started on demand) run the calls
+//!   a task hands to [`run_blocking`], such as name lookups, while it parks.
 //!
 //! # Example
 //!
