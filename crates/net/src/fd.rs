@@ -14,7 +14,8 @@
 //!   state = CLOSED bit | number of references
 //!
 //!   open       refs = 1 (the handle itself)
-//!   op start   incref: refs + 1; fails with ErrClosed if CLOSED is set
+//!   op start   incref: CAS refs → refs + 1, never once CLOSED is set (then
+//!              it fails with ErrClosed and changes nothing)
 //!   op end     decref: refs − 1
 //!   close()    set CLOSED (a second close fails with ErrClosed), evict the
 //!              PollDesc (every parked op wakes and fails with ErrClosed),
@@ -116,12 +117,26 @@ impl NetFd {
     }
 
     fn incref(&self) -> io::Result<Ref<'_>> {
-        let prev = self.state.fetch_add(1, Ordering::Acquire);
-        if prev & CLOSED != 0 {
-            self.decref();
-            return Err(error::closed());
+        // A CAS that never adds to a CLOSED count (Go's fdMutex.incref). An
+        // add-then-undo would let a call made after destroy take the count
+        // from 0 to 1 and back, see itself as the last reference, and run
+        // destroy again: close(2) on a number the kernel may have handed to
+        // another file (`calls_on_a_closed_socket_never_close_its_old_fd_number_again`).
+        let mut seen = self.state.load(Ordering::Relaxed);
+        loop {
+            if seen & CLOSED != 0 {
+                return Err(error::closed());
+            }
+            match self.state.compare_exchange_weak(
+                seen,
+                seen + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(Ref(self)),
+                Err(now) => seen = now,
+            }
         }
-        Ok(Ref(self))
     }
 
     fn decref(&self) {
