@@ -4,9 +4,12 @@
 //!
 //! - **The close protocol** (Go's `fdMutex` reference count). `close` may run
 //!   while other tasks are inside `read`/`write`/`accept` on the same fd.
-//! - **The one retry loop** ([`NetFd::io`]): prepare → syscall → on `EAGAIN`
-//!   park on that direction → retry. Every blocking operation goes through it:
-//!   read, write, accept, connect, recv_from, and later splice and sendfile.
+//! - **The one retry loop** ([`NetFd::io`]): budget → prepare → syscall → on
+//!   `EAGAIN` park on that direction → retry. Every blocking operation goes
+//!   through it: read, write, accept, connect, recv_from, and later splice and
+//!   sendfile. The budget step (`netpark_runtime::consume_budget`) yields once
+//!   a task has made 128 operations in one turn, so one that never blocks
+//!   cannot hold its worker.
 //!
 //! # The reference count (fd lifetime)
 //!
@@ -206,6 +209,8 @@ impl NetFd {
     /// `op`'s error; [`error::closed`], [`error::timed_out`], [`error::cancelled`]
     /// from the wait.
     pub fn io<T>(&self, mode: Mode, mut op: impl FnMut(RawFd) -> io::Result<T>) -> io::Result<T> {
+        // Fairness without preemption: see netpark_runtime::task::coop.
+        netpark_runtime::consume_budget();
         let _r = self.incref()?;
         self.pd.prepare(mode)?;
         let deadline = self.op_deadline(mode);

@@ -61,6 +61,7 @@ pub use reactor::poll_desc::{Mode, PollDesc};
 pub use scheduler::{dump, run, Builder, Handle, Runtime};
 pub use stats::{stats, Stats};
 pub use task::blocking::run_blocking;
+pub use task::coop::consume_budget;
 pub use task::park::{current_unparker, park, yield_now, Unparker, WaitReason};
 pub use task::{spawn, JoinError, JoinHandle, TaskId};
 pub use time::{sleep, sleep_until};

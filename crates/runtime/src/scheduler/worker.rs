@@ -273,6 +273,7 @@ impl Worker {
         task.state.store(task::RUNNING, Ordering::Relaxed);
         me.running.store(task.id, Ordering::Relaxed);
         me.counters.switches.add(1);
+        task::coop::refill();
         context::set_current(Arc::as_ptr(task));
         // SAFETY: this worker holds the task's run permission (it popped the
         // task's only queue entry) and owns the task, and CURRENT is set to it.

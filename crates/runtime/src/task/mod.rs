@@ -27,6 +27,7 @@
 
 pub mod blocking;
 pub(crate) mod context;
+pub mod coop;
 pub mod join;
 pub mod park;
 pub mod stack;
