@@ -1,8 +1,8 @@
 //! Races across workers, end to end: scaled-down runs of the stress scenarios
-//! that found the session 3 bugs (a lost wake, a double close of an fd
-//! number, a task that never blocked holding its worker). Each scenario is
-//! repeated many times with the interleaving left to the machine; a hang
-//! fails at `LIMIT` with a task dump.
+//! run in session 3 (the first of them found a double close of an fd number;
+//! the lost wake and the budget have their own tests in the crates). Each
+//! scenario is repeated many times with the interleaving left to the
+//! machine; a hang fails at `LIMIT` with a task dump.
 
 mod util;
 
