@@ -7,8 +7,9 @@
 mod util;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use netpark::net::{self, TcpListener, TcpStream};
@@ -19,6 +20,20 @@ fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed >> 7;
     *seed ^= *seed << 17;
     *seed
+}
+
+/// A listener whose accept-loop task hands every accepted conn to the
+/// returned receiver; call from a task.
+fn accepted_conns() -> (SocketAddr, mpsc::Receiver<TcpStream>) {
+    let ln = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    netpark::spawn(move || {
+        while let Ok((c, _)) = ln.accept() {
+            let _ = tx.send(c);
+        }
+    });
+    (addr, rx)
 }
 
 #[test]
@@ -116,14 +131,7 @@ fn a_reader_and_a_writer_on_one_conn_on_different_workers_move_every_byte() {
 #[test]
 fn close_racing_with_a_blocked_read_or_write_always_wakes_it() {
     util::with_runtime(2, || {
-        let ln = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = ln.local_addr().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        netpark::spawn(move || {
-            while let Ok((c, _)) = ln.accept() {
-                let _ = tx.send(c);
-            }
-        });
+        let (addr, rx) = accepted_conns();
         let mut seed = 11;
         for i in 0..200 {
             let c = Arc::new(TcpStream::connect(addr).unwrap());
@@ -160,14 +168,7 @@ fn close_racing_with_a_blocked_read_or_write_always_wakes_it() {
 #[test]
 fn cancel_racing_with_the_wake_of_a_blocked_read_never_loses_the_task() {
     util::with_runtime(2, || {
-        let ln = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = ln.local_addr().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        netpark::spawn(move || {
-            while let Ok((c, _)) = ln.accept() {
-                let _ = tx.send(c);
-            }
-        });
+        let (addr, rx) = accepted_conns();
         let done = Arc::new(AtomicUsize::new(0));
         let mut seed = 777;
         for i in 0..300 {
@@ -213,7 +214,7 @@ fn runtimes_dropped_under_load_never_hang() {
             }
         }
     });
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut seed = 42;
         for _ in 0..40 {
