@@ -25,12 +25,13 @@
 //! A resumed task finds EMPTY (or NOTIFIED, from a wake after the one that
 //! scheduled it) and leaves the token alone.
 //!
-//! **Every move is a read-modify-write, never a plain store or a plain
-//! load.** A wake is a write of the waker's (the ball moved) followed by its
-//! move on the token; the woken task moves the token and then reads the
-//! waker's write. If either side used a plain store or load, the CPU's store
-//! buffer could let each side read the other's old value (the store-buffering
-//! pattern): the task consumes the token with a store still sitting in its
+//! **Every move is a read-modify-write, never a plain store** (a plain load
+//! may only pick which move to try; the move re-reads). A wake is a write of
+//! the waker's (the ball moved) followed by its move on the token; the woken
+//! task moves the token and then reads the waker's write. If either side
+//! moved with a plain store, or skipped its move after a plain load, the
+//! CPU's store buffer could let each side read the other's old value (the
+//! store-buffering pattern): the task consumes the token with a store still sitting in its
 //! buffer and reads the old ball, while the waker sees the old NOTIFIED and
 //! does nothing; the task parks again and nobody wakes it. A read-modify-write
 //! on both sides puts the two in one order on the token, and the later one
