@@ -239,7 +239,11 @@ impl PollDesc {
             }
             // Every pass, not only the first: the poller may have died (its
             // runtime shut down) while we slept, and `rehome` woke us to move.
-            self.ensure_registered(&mut st)?;
+            if let Err(e) = self.ensure_registered(&mut st) {
+                // On a later pass we are in the list: leave no stale waiter.
+                st.slot(mode).remove(&me);
+                return Err(e);
+            }
             if !waited {
                 st.slot(mode).waiters.push(me.clone());
             }
