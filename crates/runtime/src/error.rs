@@ -7,6 +7,7 @@
 //! | read/write deadline passed | `TimedOut` | `i/o timeout` |
 //! | the task was cancelled | `Interrupted` | `task cancelled` |
 //! | a wait in a destructor while shutdown unwinds the task | `Other` | `runtime is shut down` |
+//! | no task stack can be mapped (spawn) | the OS error's | `cannot map a task stack of N bytes: …` |
 
 use std::fmt;
 use std::io;
@@ -55,6 +56,46 @@ impl fmt::Display for ErrShutdown {
     }
 }
 impl std::error::Error for ErrShutdown {}
+
+/// A spawn could not map its task's stack. Keeps the OS error as its source,
+/// and says what usually runs out.
+#[derive(Debug)]
+pub struct ErrStackMap {
+    /// Usable bytes the stack was to have.
+    pub size: usize,
+    /// The `mmap` or `mprotect` error.
+    source: io::Error,
+}
+
+impl fmt::Display for ErrStackMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot map a task stack of {} bytes: {}",
+            self.size, self.source
+        )?;
+        if self.source.raw_os_error() == Some(libc::ENOMEM) {
+            // The usual cause is the mapping count, not memory: each stack
+            // is two mappings (the guard page and the stack).
+            f.write_str(
+                " (each live task's stack is two memory mappings, and a process \
+                 may have vm.max_map_count of them, 65530 by default: about \
+                 32,000 tasks; or the address-space limit, ulimit -v, is reached)",
+            )?;
+        }
+        Ok(())
+    }
+}
+impl std::error::Error for ErrStackMap {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// "cannot map a task stack of N bytes: …", with the OS error's kind.
+pub(crate) fn stack_map_failed(size: usize, source: io::Error) -> io::Error {
+    io::Error::new(source.kind(), ErrStackMap { size, source })
+}
 
 /// "use of closed network connection", kind `NotConnected`.
 pub fn closed() -> io::Error {

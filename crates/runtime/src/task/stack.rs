@@ -24,6 +24,8 @@ use std::sync::{Once, OnceLock};
 
 use corosensei::stack::{StackPointer, MIN_STACK_SIZE};
 
+use crate::error;
+
 fn page_size() -> usize {
     static PAGE: OnceLock<usize> = OnceLock::new();
     // SAFETY: sysconf has no preconditions.
@@ -70,7 +72,7 @@ impl Stack {
             )
         };
         if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+            return Err(error::stack_map_failed(size, io::Error::last_os_error()));
         }
         let stack = Stack {
             bottom: p as usize,
@@ -84,7 +86,8 @@ impl Stack {
                 size,
                 libc::PROT_READ | libc::PROT_WRITE
             ))
-        }?;
+        }
+        .map_err(|e| error::stack_map_failed(size, e))?;
         Ok(stack)
     }
 

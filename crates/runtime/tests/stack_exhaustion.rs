@@ -1,0 +1,86 @@
+//! A spawn that cannot map a stack fails with an error that says why, and the
+//! runtime goes on. Runs in a child process whose address space is limited
+//! (`RLIMIT_AS`), so the mapping fails without touching the machine's limits.
+
+use std::io;
+use std::process::Command;
+
+use netpark_runtime::{error::ErrStackMap, task, Runtime};
+
+const NAME: &str = "a_spawn_that_cannot_map_a_stack_says_why_and_the_runtime_goes_on";
+const STACK: usize = 8 << 20;
+
+/// Bytes of address space this process has mapped now.
+fn vm_size() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmSize in /proc/self/status");
+    kb * 1024
+}
+
+fn child() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    rt.block_on(|| {
+        // What is mapped now plus 128 MiB: 8 MiB stacks run out after ~15.
+        let limit = libc::rlimit {
+            rlim_cur: vm_size() + (128 << 20),
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: setrlimit reads the struct; lowering our own limit is allowed.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+        let mut held = Vec::new();
+        let err = loop {
+            match task::Builder::new().stack_size(STACK).spawn(|| 1) {
+                Ok(h) => held.push(h),
+                Err(e) => break e,
+            }
+            assert!(held.len() < 100, "128 MiB held 100 stacks of 8 MiB");
+        };
+        let msg = err.to_string();
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory, "{msg}");
+        assert!(
+            msg.starts_with("cannot map a task stack of 8388608 bytes: "),
+            "{msg}"
+        );
+        assert!(msg.contains("vm.max_map_count"), "{msg}");
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<ErrStackMap>());
+        let os = inner
+            .and_then(|e| std::error::Error::source(e))
+            .and_then(|e| e.downcast_ref::<io::Error>())
+            .and_then(io::Error::raw_os_error);
+        assert_eq!(os, Some(libc::ENOMEM), "the OS error is kept as the source");
+        // The tasks that did get a stack run; their stacks are unmapped as
+        // they end, and spawning works again.
+        let n = held.len();
+        assert_eq!(
+            held.into_iter().map(|h| h.join().unwrap()).sum::<usize>(),
+            n
+        );
+        let again = task::Builder::new().stack_size(STACK).spawn(|| 7).unwrap();
+        assert_eq!(again.join().unwrap(), 7);
+    });
+    println!("child done: spawn failed cleanly and recovered");
+}
+
+#[test]
+fn a_spawn_that_cannot_map_a_stack_says_why_and_the_runtime_goes_on() {
+    if std::env::var_os("NETPARK_STACK_CHILD").is_some() {
+        child();
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env("NETPARK_STACK_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("child done"),
+        "child failed: {}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+}
