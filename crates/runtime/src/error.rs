@@ -75,12 +75,12 @@ impl fmt::Display for ErrStackMap {
             self.size, self.source
         )?;
         if self.source.raw_os_error() == Some(libc::ENOMEM) {
-            // The usual cause is the mapping count, not memory: each stack
-            // is two mappings (the guard page and the stack).
+            // The usual cause is the mapping count, not memory.
             f.write_str(
-                " (each live task's stack is two memory mappings, and a process \
-                 may have vm.max_map_count of them, 65530 by default: about \
-                 32,000 tasks; or the address-space limit, ulimit -v, is reached)",
+                " (each live task's stack is a memory mapping, two on kernels \
+                 before 6.13, and a process may have vm.max_map_count of them, \
+                 65530 by default; or the address-space limit, ulimit -v, is \
+                 reached)",
             )?;
         }
         Ok(())

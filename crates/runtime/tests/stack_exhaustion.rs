@@ -84,3 +84,70 @@ fn a_spawn_that_cannot_map_a_stack_says_why_and_the_runtime_goes_on() {
         out.status
     );
 }
+
+/// Whether this kernel takes `MADV_GUARD_INSTALL` (Linux 6.13).
+fn kernel_has_guard_markers() -> bool {
+    const MADV_GUARD_INSTALL: libc::c_int = 102;
+    // SAFETY: a scratch anonymous page, advised, then unmapped; nothing else
+    // refers to it.
+    unsafe {
+        let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED);
+        let ok = libc::madvise(p, page, MADV_GUARD_INSTALL) == 0;
+        libc::munmap(p, page);
+        ok
+    }
+}
+
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+/// Mappings, not memory, are what a process with many tasks runs out of
+/// first; a guard marker keeps the guard page inside the stack's mapping.
+#[test]
+fn a_task_stack_takes_at_most_one_mapping_where_the_kernel_has_guard_markers() {
+    if !kernel_has_guard_markers() {
+        eprintln!("kernel without MADV_GUARD_INSTALL: stacks take two mappings");
+        return;
+    }
+    const TASKS: usize = 2000;
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let (before, after) = rt.block_on(|| {
+        let before = mappings();
+        let parked: Vec<_> = (0..TASKS)
+            .map(|_| {
+                task::Builder::new()
+                    .stack_size(64 * 1024)
+                    .spawn(|| {
+                        netpark_runtime::sleep(std::time::Duration::from_millis(200)).unwrap();
+                    })
+                    .unwrap()
+            })
+            .collect();
+        // Let every task start and park in its sleep.
+        netpark_runtime::sleep(std::time::Duration::from_millis(50)).unwrap();
+        let after = mappings();
+        eprintln!("{TASKS} parked tasks: {before} -> {after} mappings");
+        for p in parked {
+            p.join().unwrap();
+        }
+        (before, after)
+    });
+    assert!(
+        after - before <= TASKS + 16,
+        "{TASKS} stacks added {} mappings",
+        after - before
+    );
+}

@@ -10,7 +10,8 @@
 //!   ┌────────────┬──────────────────────────────────────────────┐
 //!   │ guard page │ usable stack (PROT_READ|WRITE, MAP_NORESERVE) │ ← base (stack grows down)
 //!   └────────────┴──────────────────────────────────────────────┘
-//!   PROT_NONE: a write here raises SIGSEGV
+//!   a guard marker (MADV_GUARD_INSTALL, one mapping in all) or, on kernels
+//!   before 6.13, PROT_NONE (a second mapping): any access raises SIGSEGV
 //! ```
 //!
 //! Pages are committed on first touch, so a 256 KiB stack that uses 8 KiB costs
@@ -20,6 +21,7 @@
 
 use std::io;
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Once, OnceLock};
 
 use corosensei::stack::{StackPointer, MIN_STACK_SIZE};
@@ -37,7 +39,8 @@ fn page_size() -> usize {
 /// # Invariant
 ///
 /// `[bottom, bottom + len)` is a mapping owned by this value: the first page is
-/// `PROT_NONE`, the rest read-write. It is unmapped exactly once, on drop.
+/// a guard page (a guard marker, or `PROT_NONE`), the rest read-write. It is
+/// unmapped exactly once, on drop.
 #[derive(Debug)]
 pub struct Stack {
     /// Lowest address of the mapping (start of the guard page).
@@ -65,7 +68,7 @@ impl Stack {
             libc::mmap(
                 ptr::null_mut(),
                 len,
-                libc::PROT_NONE,
+                libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
                 0,
@@ -79,16 +82,38 @@ impl Stack {
             len,
             size,
         };
-        // SAFETY: [bottom + page, bottom + len) lies inside the mapping just made.
-        unsafe {
-            syscall!(mprotect(
-                (stack.bottom + page) as *mut libc::c_void,
-                size,
-                libc::PROT_READ | libc::PROT_WRITE
-            ))
-        }
-        .map_err(|e| error::stack_map_failed(size, e))?;
+        stack
+            .install_guard(page)
+            .map_err(|e| error::stack_map_failed(size, e))?;
         Ok(stack)
+    }
+
+    /// Makes the lowest page fault on any access. Where the kernel has guard
+    /// markers (`MADV_GUARD_INSTALL`, Linux 6.13), the page stays part of the
+    /// stack's one mapping; elsewhere `mprotect(PROT_NONE)` splits the mapping
+    /// in two. Mappings are what a process runs out of first
+    /// (`vm.max_map_count`, 65,530 by default), so markers double the number
+    /// of live tasks at least (adjacent stacks may even share one mapping).
+    fn install_guard(&self, page: usize) -> io::Result<()> {
+        /// Not in the libc crate yet; the value is from the kernel's
+        /// `include/uapi/asm-generic/mman-common.h`.
+        const MADV_GUARD_INSTALL: libc::c_int = 102;
+        /// Cleared for good the first time a kernel rejects the advice.
+        static HAS_GUARD_MARKERS: AtomicBool = AtomicBool::new(true);
+        let guard = self.bottom as *mut libc::c_void;
+        if HAS_GUARD_MARKERS.load(Ordering::Relaxed) {
+            // SAFETY: [bottom, bottom + page) lies inside the mapping this
+            // Stack owns; the advice only changes how that page faults.
+            match unsafe { syscall!(madvise(guard, page, MADV_GUARD_INSTALL)) } {
+                Ok(_) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    HAS_GUARD_MARKERS.store(false, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // SAFETY: as above; PROT_NONE on our own page.
+        unsafe { syscall!(mprotect(guard, page, libc::PROT_NONE)) }.map(drop)
     }
 
     /// Usable bytes.
