@@ -17,7 +17,8 @@ pub struct Flags {
 }
 
 impl Flags {
-    /// Parses `std::env::args`; prints `usage` and exits on `--help`.
+    /// Parses `std::env::args`; prints `usage` and exits on `--help`, and
+    /// exits with an error on a flag `usage` does not list.
     pub fn parse(usage: &str) -> Flags {
         let mut values = HashMap::new();
         let mut args = std::env::args().skip(1).peekable();
@@ -37,6 +38,10 @@ impl Flags {
                     _ => (name.to_string(), "true".to_string()),
                 },
             };
+            if !usage.contains(&format!("--{name}")) {
+                eprintln!("unknown flag --{name}\n\n{usage}");
+                std::process::exit(2);
+            }
             values.insert(name, value);
         }
         Flags { values }
