@@ -145,9 +145,8 @@ fn a_task_stack_takes_at_most_one_mapping_where_the_kernel_has_guard_markers() {
         }
         (before, after)
     });
-    assert!(
-        after - before <= TASKS + 16,
-        "{TASKS} stacks added {} mappings",
-        after - before
-    );
+    // Other mappings may come and go meanwhile (the count can even drop when
+    // neighbours merge), so only an increase is checked.
+    let added = after.saturating_sub(before);
+    assert!(added <= TASKS + 16, "{TASKS} stacks added {added} mappings");
 }
