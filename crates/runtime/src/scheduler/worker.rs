@@ -109,11 +109,7 @@ impl Worker {
             // spawn_raw's wake_idle_peer). Each side stores, fences, then loads.
             me.sleeping.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst);
-            let peer_work = shared
-                .workers
-                .iter()
-                .any(|w| w.index != me.index && w.stealable_len.load(Ordering::SeqCst) > 0);
-            if peer_work || !me.inbox_rx.is_empty() || shared.shutdown.load(Ordering::SeqCst) {
+            if self.work_came() {
                 me.sleeping.store(false, Ordering::SeqCst);
                 continue;
             }
@@ -151,10 +147,7 @@ impl Worker {
         }
         loop {
             for _ in 0..64 {
-                if !me.inbox_rx.is_empty()
-                    || shared.peer_has_stealable(me.index)
-                    || shared.shutdown.load(Ordering::Relaxed)
-                {
+                if self.work_came() {
                     return true;
                 }
                 std::hint::spin_loop();
@@ -163,6 +156,16 @@ impl Worker {
                 return false;
             }
         }
+    }
+
+    /// What another thread can hand an idle worker without its epoll: a
+    /// message in its inbox, a peer's stealable spawn, or shutdown. The loads
+    /// are SeqCst: before sleeping they pair with the wakers' fences.
+    fn work_came(&self) -> bool {
+        let shared = &self.local.shared;
+        !self.local.me.inbox_rx.is_empty()
+            || shared.peer_has_stealable(self.local.me.index)
+            || shared.shutdown.load(Ordering::SeqCst)
     }
 
     fn poll(&mut self, timeout: Option<Duration>) {
