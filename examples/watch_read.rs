@@ -6,7 +6,6 @@
 //! Each line is one step of the path described in ARCHITECTURE.md ("The path
 //! of one read()"); `stats()` at the end counts the same steps.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use netpark::net::{TcpListener, TcpStream};
@@ -48,7 +47,7 @@ fn main() {
         let writer = netpark::spawn(move || {
             netpark::sleep(Duration::from_millis(5)).unwrap();
             eprintln!("--- writer task: sending 5 bytes");
-            (&client).write_all(b"hello").unwrap();
+            client.write_all(b"hello").unwrap();
             client
         });
         eprintln!(

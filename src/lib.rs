@@ -11,7 +11,7 @@
 //! - [`netpark_net`] as [`net`]: `net::listen`, `net::dial`, `TcpStream`, …
 //!
 //! ```
-//! use std::io::{Read, Write};
+//! use std::io::Read;
 //! use netpark::net;
 //!
 //! netpark::run(|| {

@@ -2,7 +2,7 @@
 
 mod util;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::Arc;
 
 use netpark::net;
@@ -22,7 +22,7 @@ fn a_thousand_connections_echo_their_own_bytes() {
                     loop {
                         match c.read(&mut buf) {
                             Ok(0) | Err(_) => return,
-                            Ok(n) => (&c).write_all(&buf[..n]).unwrap(),
+                            Ok(n) => c.write_all(&buf[..n]).unwrap(),
                         }
                     }
                 }));

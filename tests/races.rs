@@ -6,7 +6,6 @@
 
 mod util;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -86,7 +85,7 @@ fn a_reader_and_a_writer_on_one_conn_on_different_workers_move_every_byte() {
                 netpark::spawn(move || {
                     let mut buf = [0u8; 8192];
                     while let Ok(n @ 1..) = c.read(&mut buf) {
-                        if (&c).write_all(&buf[..n]).is_err() {
+                        if c.write_all(&buf[..n]).is_err() {
                             return;
                         }
                     }
@@ -106,7 +105,7 @@ fn a_reader_and_a_writer_on_one_conn_on_different_workers_move_every_byte() {
                     for (j, b) in buf[..len].iter_mut().enumerate() {
                         *b = ((sent + j) % 251) as u8;
                     }
-                    (&*w).write_all(&buf[..len]).unwrap();
+                    w.write_all(&buf[..len]).unwrap();
                     sent += len;
                 }
             });
@@ -145,7 +144,7 @@ fn close_racing_with_a_blocked_read_or_write_always_wakes_it() {
                 } else {
                     let buf = vec![7u8; 1 << 16];
                     loop {
-                        if let Err(e) = (&*c2).write_all(&buf) {
+                        if let Err(e) = c2.write_all(&buf) {
                             return e;
                         }
                     }
@@ -173,7 +172,7 @@ fn cancel_racing_with_the_wake_of_a_blocked_read_never_loses_the_task() {
         let mut seed = 777;
         for i in 0..300 {
             let c = TcpStream::connect(addr).unwrap();
-            let mut peer = rx.recv().unwrap();
+            let peer = rx.recv().unwrap();
             let d = done.clone();
             let reader = netpark::spawn(move || {
                 let r = c.read(&mut [0u8; 16]);

@@ -2,7 +2,7 @@
 
 mod util;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::Shutdown;
 
 use netpark::net::{TcpListener, TcpStream};
@@ -18,7 +18,7 @@ fn issue_3_fin_arriving_with_the_last_data_is_not_missed() {
             let addr = l.local_addr().unwrap();
             let client = netpark::spawn(move || {
                 let c = TcpStream::connect(addr).unwrap();
-                (&c).write_all(b"last words").unwrap();
+                c.write_all(b"last words").unwrap();
                 c.shutdown(Shutdown::Write).unwrap();
             });
             let (s, _) = l.accept().unwrap();

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,7 +110,7 @@ fn echo(conn: &TcpStream, verbose: bool) -> io::Result<()> {
                 String::from_utf8_lossy(&buf[..n]).trim_end()
             );
         }
-        let mut w = conn;
+        let w = conn;
         w.write_all(&buf[..n])?;
         if verbose {
             println!("server: out {peer} n={n}");

@@ -151,6 +151,18 @@ impl Conn {
         }
     }
 
+    /// Writes all of `buf` (Go's `Write`); concurrent writes never interleave.
+    ///
+    /// # Errors
+    ///
+    /// Go-shaped, as [`TcpStream::write_all`].
+    pub fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.write_all(buf),
+            Conn::Unix(s) => s.write_all(buf),
+        }
+    }
+
     /// Closes the connection.
     ///
     /// # Errors
@@ -232,6 +244,9 @@ impl io::Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Conn::write(self, buf)
     }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        Conn::write_all(self, buf)
+    }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -240,6 +255,9 @@ impl io::Write for Conn {
 impl io::Write for &Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Conn::write(self, buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        Conn::write_all(self, buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

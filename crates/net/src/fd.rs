@@ -30,6 +30,17 @@
 //!
 //! **Invariant:** `close(2)` runs once, after every syscall on the fd has
 //! returned, so a task never touches an fd number the kernel has reused.
+//!
+//! # The write lock (Go's `fdMutex` write lock)
+//!
+//! Every write takes `write_lock` for its whole length: [`NetFd::write_all`]
+//! loops `send` → park on `EAGAIN` → `send` while holding it, so two tasks
+//! writing one connection at once never interleave their bytes (Go's
+//! `FD.Write`). The lock is a task-aware [`Mutex`]: a writer queued behind
+//! another parks. `close` needs nothing extra: it fails the holder's wait at
+//! once, the holder releases, and each queued writer then fails at `incref`.
+//! Reads take no lock (Go's read lock only orders concurrent readers; each
+//! `recv` returns one contiguous piece either way).
 
 use std::io;
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
@@ -37,6 +48,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use netpark_runtime::sync::Mutex as TaskMutex;
 use netpark_runtime::{error, Mode, PollDesc};
 use parking_lot::Mutex;
 
@@ -68,6 +80,8 @@ pub struct NetFd {
     /// Current back-off in ms after a resource error in `accept` (0: none);
     /// used by listening fds only, written by `accept`.
     accept_backoff_ms: AtomicU32,
+    /// Held by every write for its whole length; see "The write lock" above.
+    write_lock: TaskMutex<()>,
 }
 
 /// Holds one reference for the duration of an operation.
@@ -106,6 +120,7 @@ impl NetFd {
                 timeouts: Mutex::new((None, None)),
                 has_timeouts: AtomicBool::new(false),
                 accept_backoff_ms: AtomicU32::new(0),
+                write_lock: TaskMutex::new(()),
             }),
             Err(e) => {
                 sys::close(raw);
@@ -331,11 +346,39 @@ impl NetFd {
         if buf.is_empty() {
             return Ok(0);
         }
+        let _w = self.write_lock.lock()?;
+        self.write_once(buf)
+    }
+
+    /// One send (or write) of `buf`, parking on `EAGAIN`; the caller holds `write_lock`.
+    fn write_once(&self, buf: &[u8]) -> io::Result<usize> {
         if self.is_socket {
             self.io(Mode::Write, |fd| sys::send(fd, buf))
         } else {
             self.io(Mode::Write, |fd| sys::write(fd, buf))
         }
+    }
+
+    /// Writes all of `buf` (Go's `FD.Write`), holding the write lock
+    /// throughout, so a concurrent write on the same fd goes wholly before or
+    /// wholly after it.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write); `WriteZero` if the kernel accepts nothing.
+    /// Some of `buf` may have been written before an error.
+    pub fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let _w = self.write_lock.lock()?;
+        while !buf.is_empty() {
+            match self.write_once(buf)? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
     }
 
     /// Vectored write.
@@ -344,6 +387,7 @@ impl NetFd {
     ///
     /// As [`write`](Self::write).
     pub fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let _w = self.write_lock.lock()?;
         self.io(Mode::Write, |fd| sys::writev(fd, bufs))
     }
 

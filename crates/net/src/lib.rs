@@ -12,7 +12,7 @@
 //! | `net.Listen("tcp", ":0")` | [`listen`]`("tcp", ":0")`, [`TcpListener::bind`], [`ListenConfig`] |
 //! | `net.Dial("tcp", addr)` | [`dial`]`("tcp", addr)`, [`TcpStream::connect`], [`Dialer`] |
 //! | `Listener.Accept` | [`TcpListener::accept`], [`Listener::accept`] |
-//! | `Conn.Read` / `Write` / `Close` | [`TcpStream::read`] / [`write`](TcpStream::write) / [`close`](TcpStream::close), `std::io::{Read, Write}` |
+//! | `Conn.Read` / `Write` / `Close` | [`TcpStream::read`] / [`write_all`](TcpStream::write_all) (whole, never interleaved with another task's write) / [`close`](TcpStream::close), `std::io::{Read, Write}` |
 //! | `SetDeadline`, `SetReadDeadline`, … | [`TcpStream::set_deadline`], … (`Option<Instant>`; `None` is Go's zero time) |
 //! | `net.ErrClosed` | [`is_closed`] (kind `NotConnected`) |
 //! | `os.ErrDeadlineExceeded` | [`is_timeout`] (kind `TimedOut`) |
@@ -21,7 +21,7 @@
 //! # Example
 //!
 //! ```
-//! use std::io::{Read, Write};
+//! use std::io::Read;
 //! netpark_runtime::run(|| {
 //!     let ln = netpark_net::listen("tcp", "127.0.0.1:0").unwrap();
 //!     let addr = ln.addr().to_string();
@@ -29,7 +29,7 @@
 //!         let mut c = ln.accept().unwrap();
 //!         let mut buf = [0; 5];
 //!         c.read_exact(&mut buf).unwrap();
-//!         c.write_all(&buf).unwrap();
+//!         c.write_all(&buf).unwrap(); // inherent: Go's Write, takes &self
 //!     });
 //!     let mut c = netpark_net::dial("tcp", &addr).unwrap();
 //!     c.write_all(b"hello").unwrap();

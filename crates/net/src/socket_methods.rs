@@ -116,6 +116,9 @@ macro_rules! impl_stream_io {
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 <$t>::write_vectored(self, bufs)
             }
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                <$t>::write_all(self, buf)
+            }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
             }
@@ -127,6 +130,9 @@ macro_rules! impl_stream_io {
             }
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 <$t>::write_vectored(*self, bufs)
+            }
+            fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+                <$t>::write_all(*self, buf)
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
@@ -173,7 +179,7 @@ macro_rules! impl_stream_methods {
                 self.fd.peek(buf).map_err(|e| self.err("read", e))
             }
 
-            /// Writes some of `buf` (std's `write`); use `write_all` for Go's `Write`.
+            /// Writes some of `buf` (std's `write`); [`write_all`](Self::write_all) is Go's `Write`.
             ///
             /// # Errors
             ///
@@ -181,6 +187,17 @@ macro_rules! impl_stream_methods {
             /// peer (never SIGPIPE); timeouts and close as [`read`](Self::read).
             pub fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
                 self.fd.write(buf).map_err(|e| self.err("write", e))
+            }
+
+            /// Writes all of `buf` (Go's `Write`). Concurrent writes on the same
+            /// stream (from tasks sharing it) never interleave: each one's bytes
+            /// go out in one piece.
+            ///
+            /// # Errors
+            ///
+            /// As [`write`](Self::write); some of `buf` may have been sent.
+            pub fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+                self.fd.write_all(buf).map_err(|e| self.err("write", e))
             }
 
             /// Vectored write.

@@ -2,7 +2,6 @@
 
 mod util;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,7 +50,7 @@ fn close_wakes_a_blocked_writer() {
         let writer = rt::spawn(move || -> std::io::Result<()> {
             let chunk = vec![0u8; 65536];
             loop {
-                (&*c2).write_all(&chunk)?;
+                c2.write_all(&chunk)?;
             }
         });
         rt::sleep(Duration::from_millis(50)).unwrap();
@@ -147,7 +146,7 @@ fn a_thread_blocked_on_a_socket_survives_the_runtime_that_registered_it() {
         std::thread::sleep(Duration::from_millis(30));
         drop(rt_);
         std::thread::sleep(Duration::from_millis(30));
-        (&c).write_all(b"late").unwrap();
+        c.write_all(b"late").unwrap();
         assert_eq!(reader.join().unwrap().unwrap(), b"late");
     });
 }

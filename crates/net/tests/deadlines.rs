@@ -2,7 +2,7 @@
 
 mod util;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ fn read_deadline_expires_with_i_o_timeout_and_the_conn_stays_usable() {
         // Still expired: fails at once until moved.
         assert!(is_timeout(&c.read(&mut [0u8; 4]).unwrap_err()));
         c.set_read_deadline(None).unwrap();
-        (&s).write_all(b"ok").unwrap();
+        s.write_all(b"ok").unwrap();
         let mut b = [0u8; 2];
         (&c).read_exact(&mut b).unwrap();
         assert_eq!(&b, b"ok");
@@ -117,7 +117,7 @@ fn std_read_timeout_applies_to_each_read() {
             assert!(is_timeout(&c.read(&mut [0u8; 1]).unwrap_err()));
             assert!(t.elapsed() >= Duration::from_millis(30));
         }
-        (&s).write_all(b"y").unwrap();
+        s.write_all(b"y").unwrap();
         let mut b = [0u8; 1];
         c.read_exact(&mut b).unwrap();
         c.set_read_timeout(None).unwrap();

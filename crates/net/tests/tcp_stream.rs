@@ -2,7 +2,7 @@
 
 mod util;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,11 +37,11 @@ fn half_close_delivers_eof_and_the_other_direction_still_works() {
             let (s, _) = l.accept().unwrap();
             let mut got = Vec::new();
             (&s).read_to_end(&mut got).unwrap();
-            (&s).write_all(&got).unwrap();
+            s.write_all(&got).unwrap();
             got.len()
         });
         let c = TcpStream::connect(addr).unwrap();
-        (&c).write_all(b"half-closed").unwrap();
+        c.write_all(b"half-closed").unwrap();
         c.shutdown(Shutdown::Write).unwrap();
         let mut back = Vec::new();
         (&c).read_to_end(&mut back).unwrap();
@@ -87,7 +87,7 @@ fn writing_to_a_reset_peer_returns_an_error_not_sigpipe() {
             s.set_linger(Some(Duration::ZERO)).unwrap();
         });
         let c = TcpStream::connect(addr).unwrap();
-        (&c).write_all(b"!").unwrap();
+        c.write_all(b"!").unwrap();
         server.join().unwrap();
         rt::sleep(Duration::from_millis(20)).unwrap();
         let chunk = vec![1u8; 64 * 1024];
@@ -164,7 +164,7 @@ fn connect_timeout_succeeds_against_a_listener() {
         let (l, addr) = local_listener();
         let c = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
         let (s, _) = l.accept().unwrap();
-        (&c).write_all(b"x").unwrap();
+        c.write_all(b"x").unwrap();
         let mut b = [0u8; 1];
         (&s).read_exact(&mut b).unwrap();
         assert_eq!(&b, b"x");
@@ -183,7 +183,7 @@ fn one_task_reads_while_another_writes_the_same_connection() {
                 if n == 0 {
                     break;
                 }
-                (&s).write_all(&buf[..n]).unwrap();
+                s.write_all(&buf[..n]).unwrap();
             }
         });
         let c = Arc::new(TcpStream::connect(addr).unwrap());
@@ -194,7 +194,7 @@ fn one_task_reads_while_another_writes_the_same_connection() {
                 let chunk: Vec<u8> = (0..8192).map(|i| (i % 251) as u8).collect();
                 let mut sent = 0;
                 while sent < TOTAL {
-                    (&*c).write_all(&chunk).unwrap();
+                    c.write_all(&chunk).unwrap();
                     sent += chunk.len();
                 }
                 c.shutdown(Shutdown::Write).unwrap();
@@ -231,11 +231,11 @@ fn works_from_a_plain_thread_with_no_runtime() {
             let (s, _) = l.accept().unwrap();
             let mut buf = [0u8; 5];
             (&s).read_exact(&mut buf).unwrap();
-            (&s).write_all(&buf).unwrap();
+            s.write_all(&buf).unwrap();
         });
         let c = TcpStream::connect(addr).unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        (&c).write_all(b"plain").unwrap();
+        c.write_all(b"plain").unwrap();
         let mut buf = [0u8; 5];
         (&c).read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"plain");
@@ -251,13 +251,13 @@ fn try_clone_and_std_conversions_keep_the_connection() {
         let (s, _) = l.accept().unwrap();
         let c2 = c.try_clone().unwrap();
         c.close().unwrap();
-        (&c2).write_all(b"clone").unwrap();
+        c2.write_all(b"clone").unwrap();
         let mut std_s = s.into_std().unwrap();
         let mut buf = [0u8; 5];
         std_s.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"clone");
         let back = TcpStream::from_std(std_s).unwrap();
-        (&back).write_all(b"!").unwrap();
+        back.write_all(b"!").unwrap();
         let mut one = [0u8; 1];
         (&c2).read_exact(&mut one).unwrap();
         assert_eq!(&one, b"!");
@@ -273,7 +273,7 @@ fn peek_returns_data_without_consuming_it() {
         let (l, addr) = local_listener();
         let c = TcpStream::connect(addr).unwrap();
         let (s, _) = l.accept().unwrap();
-        (&c).write_all(b"peekaboo").unwrap();
+        c.write_all(b"peekaboo").unwrap();
         let mut buf = [0u8; 4];
         assert_eq!(s.peek(&mut buf).unwrap(), 4);
         let mut all = [0u8; 8];

@@ -3,7 +3,6 @@
 
 mod util;
 
-use std::io::Write;
 use std::time::Duration;
 
 use netpark_net::TcpStream;
@@ -36,7 +35,7 @@ fn one_blocking_read_logs_register_park_wake_and_close() {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
         let writer = rt::spawn(move || {
             rt::sleep(Duration::from_millis(20)).unwrap();
-            (&c).write_all(b"hi").unwrap();
+            c.write_all(b"hi").unwrap();
             c
         });
         let mut buf = [0u8; 8];

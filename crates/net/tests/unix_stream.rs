@@ -2,7 +2,7 @@
 
 mod util;
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use netpark_net::{dial, listen, Conn, UnixAddr, UnixListener, UnixStream};
 use netpark_runtime as rt;
@@ -23,11 +23,11 @@ fn path_socket_echoes_and_the_file_is_removed_when_the_listener_drops() {
             let (s, _) = l.accept().unwrap();
             let mut buf = [0u8; 4];
             (&s).read_exact(&mut buf).unwrap();
-            (&s).write_all(&buf).unwrap();
+            s.write_all(&buf).unwrap();
             drop(l);
         });
         let c = UnixStream::connect(&p2).unwrap();
-        (&c).write_all(b"unix").unwrap();
+        c.write_all(b"unix").unwrap();
         let mut buf = [0u8; 4];
         (&c).read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"unix");
@@ -58,11 +58,11 @@ fn abstract_names_work_through_go_style_listen_and_dial() {
             let c = l.accept().unwrap();
             let mut buf = [0u8; 3];
             (&c).read_exact(&mut buf).unwrap();
-            (&c).write_all(&buf).unwrap();
+            c.write_all(&buf).unwrap();
         });
         let c = dial("unix", &name).unwrap();
         assert!(matches!(c, Conn::Unix(_)));
-        (&c).write_all(b"abs").unwrap();
+        c.write_all(b"abs").unwrap();
         let mut buf = [0u8; 3];
         (&c).read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"abs");
@@ -88,10 +88,10 @@ fn dialing_a_missing_path_reads_like_go() {
 fn a_socketpair_carries_data_both_ways() {
     with_runtime(1, || {
         let (a, b) = UnixStream::pair().unwrap();
-        (&a).write_all(b"ping").unwrap();
+        a.write_all(b"ping").unwrap();
         let mut buf = [0u8; 4];
         (&b).read_exact(&mut buf).unwrap();
-        (&b).write_all(b"pong").unwrap();
+        b.write_all(b"pong").unwrap();
         (&a).read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"pong");
         assert_eq!(a.peer_addr().unwrap(), UnixAddr::Unnamed);

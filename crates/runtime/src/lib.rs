@@ -48,6 +48,7 @@ pub mod error;
 pub mod reactor;
 pub mod scheduler;
 mod stats;
+pub mod sync;
 pub mod sys;
 pub mod task;
 pub mod time;

@@ -1,0 +1,11 @@
+//! Task-aware synchronisation: waits that park the task (or thread) through
+//! [`park`](crate::park) instead of blocking the worker's OS thread.
+//!
+//! A `std::sync::Mutex` held across a socket wait would block the whole worker
+//! as soon as a second task on it asked for the lock: the holder could then
+//! never be resumed, and the worker would hang. The types here queue the
+//! waiter and park it, so the worker keeps running other tasks.
+
+pub mod mutex;
+
+pub use mutex::{Mutex, MutexGuard};

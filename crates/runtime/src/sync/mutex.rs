@@ -1,0 +1,293 @@
+//! `Mutex`: a lock whose waiters park (Go's `sync.Mutex` in starvation mode,
+//! and the `fdMutex` write lock that keeps one `write_all` in one piece).
+//!
+//! # The lock word
+//!
+//! ```text
+//!   state       who moves it                                     to
+//!   ──────────  ───────────────────────────────────────────────  ──────────
+//!   UNLOCKED    lock, fast path: CAS                              LOCKED
+//!   LOCKED      unlock, fast path: CAS                            UNLOCKED
+//!   LOCKED      lock, slow path, under the queue lock: CAS,       CONTENDED
+//!               then queues itself and parks
+//!   CONTENDED   unlock, under the queue lock: pops the first      CONTENDED, or LOCKED
+//!               waiter and hands the lock to it (the state        when that was the
+//!               never passes through UNLOCKED), unparks it        last waiter
+//!               after dropping the queue lock
+//!   CONTENDED   unlock, under the queue lock, every waiter gone   UNLOCKED
+//!   CONTENDED   a waiter that gives up (cancelled), under the     LOCKED when it was
+//!               queue lock: leaves the queue                      the last waiter
+//! ```
+//!
+//! CONTENDED means "held, and look in the queue when you unlock"; only holders
+//! of the queue lock move the word out of it, so the fast paths (which only
+//! touch UNLOCKED and LOCKED) cannot race with the queue.
+//!
+//! **Hand-off, not barging:** an unlock with waiters gives the lock to the
+//! oldest waiter, so waiters are served in arrival order and a task that locks
+//! in a loop cannot starve the others (Go switches to this mode after a waiter
+//! has waited 1 ms; netpark is always in it: a woken task runs only when its
+//! worker gets to it, so a barging locker would nearly always win).
+//!
+//! A waiter learns it owns the lock by finding its ticket gone from the queue
+//! (only a hand-off removes another's ticket). Wake-ups are hints, as
+//! everywhere in netpark: a woken waiter whose ticket is still queued parks
+//! again.
+//!
+//! The protected value lives in a `parking_lot::Mutex`, which is always free
+//! when this lock is taken (only the holder of this lock touches it), so the
+//! guard needs no `unsafe`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::task::park::{self, current_unparker, Unparker, WaitReason};
+
+const UNLOCKED: u8 = 0;
+const LOCKED: u8 = 1;
+const CONTENDED: u8 = 2;
+
+/// A mutual-exclusion lock for tasks and threads: a contended `lock` parks the
+/// caller (its worker runs other tasks meanwhile), so the guard may be held
+/// across socket I/O, sleeps and joins.
+///
+/// Waiters are served in arrival order. There is no poisoning: a panic while
+/// holding the guard releases the lock as the guard drops.
+///
+/// ```
+/// use std::sync::Arc;
+/// let total = netpark_runtime::run(|| {
+///     let count = Arc::new(netpark_runtime::sync::Mutex::new(0));
+///     let tasks: Vec<_> = (0..4)
+///         .map(|_| {
+///             let count = count.clone();
+///             netpark_runtime::spawn(move || {
+///                 let mut n = count.lock().unwrap();
+///                 netpark_runtime::yield_now(); // held across a switch
+///                 *n += 1;
+///             })
+///         })
+///         .collect();
+///     tasks.into_iter().for_each(|t| t.join().unwrap());
+///     let n = *count.lock().unwrap();
+///     n
+/// });
+/// assert_eq!(total, 4);
+/// ```
+pub struct Mutex<T: ?Sized> {
+    /// UNLOCKED / LOCKED / CONTENDED; see the module docs for who moves it.
+    state: AtomicU8,
+    /// Parked lockers in arrival order; touched by the slow paths only.
+    queue: parking_lot::Mutex<Queue>,
+    /// The value; locked only by the holder of `state`, so never contended.
+    data: parking_lot::Mutex<T>,
+}
+
+/// The waiters of one `Mutex`.
+#[derive(Debug, Default)]
+struct Queue {
+    /// Ticket for the next waiter; tells a woken waiter whether it was handed the lock.
+    next_ticket: u64,
+    /// (ticket, who to wake), oldest first.
+    waiters: VecDeque<(u64, Unparker)>,
+}
+
+/// Proof of holding a [`Mutex`]; releases it on drop.
+pub struct MutexGuard<'a, T: ?Sized> {
+    /// The lock to release.
+    lock: &'a Mutex<T>,
+    /// The value's inner guard; `None` only inside `drop`, which releases it
+    /// before handing the lock on.
+    data: Option<parking_lot::MutexGuard<'a, T>>,
+}
+
+impl<T> Mutex<T> {
+    /// A new, unlocked mutex.
+    pub const fn new(value: T) -> Mutex<T> {
+        Mutex {
+            state: AtomicU8::new(UNLOCKED),
+            queue: parking_lot::const_mutex(Queue {
+                next_ticket: 0,
+                waiters: VecDeque::new(),
+            }),
+            data: parking_lot::const_mutex(value),
+        }
+    }
+
+    /// Consumes the mutex, returning the value.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Takes the lock, parking the caller while another holds it.
+    ///
+    /// # Errors
+    ///
+    /// [`error::cancelled`](crate::error::cancelled) when the calling task is
+    /// cancelled before or while it waits, and
+    /// [`error::shut_down`](crate::error::shut_down) for a wait made while the
+    /// runtime unwinds the task at shutdown. The caller then does not hold
+    /// the lock and is no longer queued.
+    pub fn lock(&self) -> io::Result<MutexGuard<'_, T>> {
+        if self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow()?;
+        }
+        Ok(self.guard())
+    }
+
+    /// Takes the lock if it is free, without waiting.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| self.guard())
+    }
+
+    /// The value, through a unique borrow (no locking needed).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    fn guard(&self) -> MutexGuard<'_, T> {
+        let data = self
+            .data
+            .try_lock()
+            .expect("netpark Mutex: the value is free while the lock is held");
+        MutexGuard {
+            lock: self,
+            data: Some(data),
+        }
+    }
+
+    /// Queues the caller and parks it until the lock is handed to it.
+    fn lock_slow(&self) -> io::Result<()> {
+        let ticket = {
+            let mut q = self.queue.lock();
+            let mut seen = self.state.load(Ordering::Relaxed);
+            loop {
+                let (from, to) = match seen {
+                    UNLOCKED => (UNLOCKED, LOCKED),
+                    LOCKED => (LOCKED, CONTENDED),
+                    _ => break,
+                };
+                match self
+                    .state
+                    .compare_exchange(from, to, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) if from == UNLOCKED => return Ok(()),
+                    Ok(_) => break,
+                    Err(now) => seen = now,
+                }
+            }
+            let ticket = q.next_ticket;
+            q.next_ticket += 1;
+            q.waiters.push_back((ticket, current_unparker()));
+            ticket
+        };
+        loop {
+            let woke = park::park(WaitReason::Sync, None);
+            let mut q = self.queue.lock();
+            let Some(i) = q.waiters.iter().position(|(t, _)| *t == ticket) else {
+                // Handed over by `unlock`: we hold the lock, whatever `park`
+                // said (a cancel is reported by the task's next wait).
+                return Ok(());
+            };
+            if let Err(e) = woke {
+                q.waiters.remove(i);
+                if q.waiters.is_empty() {
+                    // Still held by someone; nobody left to hand it to.
+                    self.state.store(LOCKED, Ordering::Relaxed);
+                }
+                return Err(e);
+            }
+            // A wake-up meant for an earlier wait: park again.
+        }
+    }
+
+    /// Releases the lock, handing it to the oldest waiter if there is one.
+    fn unlock(&self) {
+        if self
+            .state
+            .compare_exchange(LOCKED, UNLOCKED, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+        let next = {
+            let mut q = self.queue.lock();
+            match q.waiters.pop_front() {
+                Some((_, u)) => {
+                    if q.waiters.is_empty() {
+                        self.state.store(LOCKED, Ordering::Relaxed);
+                    }
+                    Some(u)
+                }
+                None => {
+                    self.state.store(UNLOCKED, Ordering::Release);
+                    None
+                }
+            }
+        };
+        // Never wake while holding a lock.
+        if let Some(u) = next {
+            u.unpark();
+        }
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Mutex<T> {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Some(g) => d.field("data", &&*g),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.data
+            .as_ref()
+            .expect("guard holds its value until drop")
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.data
+            .as_mut()
+            .expect("guard holds its value until drop")
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        // The value first, so the next holder finds it free.
+        self.data = None;
+        self.lock.unlock();
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
