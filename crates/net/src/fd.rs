@@ -36,7 +36,7 @@
 //! Every write takes `write_lock` for its whole length: [`NetFd::write_all`]
 //! loops `send` → park on `EAGAIN` → `send` while holding it, so two tasks
 //! writing one connection at once never interleave their bytes (Go's
-//! `FD.Write`). The lock is a task-aware [`Mutex`]: a writer queued behind
+//! `FD.Write`). The lock is a task-aware [`RawMutex`]: a writer queued behind
 //! another parks. `close` needs nothing extra: it fails the holder's wait at
 //! once, the holder releases, and each queued writer then fails at `incref`.
 //! Reads take no lock (Go's read lock only orders concurrent readers; each
@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use netpark_runtime::sync::Mutex as TaskMutex;
+use netpark_runtime::sync::RawMutex;
 use netpark_runtime::{error, Mode, PollDesc};
 use parking_lot::Mutex;
 
@@ -81,7 +81,7 @@ pub struct NetFd {
     /// used by listening fds only, written by `accept`.
     accept_backoff_ms: AtomicU32,
     /// Held by every write for its whole length; see "The write lock" above.
-    write_lock: TaskMutex<()>,
+    write_lock: RawMutex,
 }
 
 /// Holds one reference for the duration of an operation.
@@ -120,7 +120,7 @@ impl NetFd {
                 timeouts: Mutex::new((None, None)),
                 has_timeouts: AtomicBool::new(false),
                 accept_backoff_ms: AtomicU32::new(0),
-                write_lock: TaskMutex::new(()),
+                write_lock: RawMutex::new(),
             }),
             Err(e) => {
                 sys::close(raw);
@@ -223,12 +223,29 @@ impl NetFd {
     ///
     /// `op`'s error; [`error::closed`], [`error::timed_out`], [`error::cancelled`]
     /// from the wait.
-    pub fn io<T>(&self, mode: Mode, mut op: impl FnMut(RawFd) -> io::Result<T>) -> io::Result<T> {
+    pub fn io<T>(&self, mode: Mode, op: impl FnMut(RawFd) -> io::Result<T>) -> io::Result<T> {
+        self.io_from(mode, false, op)
+    }
+
+    /// [`io`](Self::io), optionally waiting for readiness before the first
+    /// syscall (`wait_first`: the last read drained the socket, so trying now
+    /// would only return `EAGAIN`). The wait checks close and deadlines and
+    /// consumes `ready`, so it stands in for `prepare`.
+    fn io_from<T>(
+        &self,
+        mode: Mode,
+        wait_first: bool,
+        mut op: impl FnMut(RawFd) -> io::Result<T>,
+    ) -> io::Result<T> {
         // Fairness without preemption: see netpark_runtime::task::coop.
         netpark_runtime::consume_budget();
         let _r = self.incref()?;
-        self.pd.prepare(mode)?;
         let deadline = self.op_deadline(mode);
+        if wait_first {
+            self.pd.wait_until(mode, deadline)?;
+        } else {
+            self.pd.prepare(mode)?;
+        }
         loop {
             match op(self.fd) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -261,17 +278,20 @@ impl NetFd {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.read_drained.swap(false, Ordering::Relaxed) {
-            // The last read drained the socket: a read now would only return
-            // EAGAIN. Wait for the next edge (or a `ready` already recorded).
-            self.wait(Mode::Read)?;
+        // The last read drained the socket: a read now would only return
+        // EAGAIN. Wait for the next edge (or a `ready` already recorded).
+        // A plain load and store: concurrent readers may both wait, and
+        // both retry after the edge.
+        let drained = self.read_drained.load(Ordering::Relaxed);
+        if drained {
+            self.read_drained.store(false, Ordering::Relaxed);
         }
         // recv(2) goes straight to the socket layer; read(2) would also pass
         // through the VFS (fdget_pos, rw_verify_area) on every call.
         let n = if self.is_socket {
-            self.io(Mode::Read, |fd| sys::recv(fd, buf, 0))?
+            self.io_from(Mode::Read, drained, |fd| sys::recv(fd, buf, 0))?
         } else {
-            self.io(Mode::Read, |fd| sys::read(fd, buf))?
+            self.io_from(Mode::Read, drained, |fd| sys::read(fd, buf))?
         };
         if n > 0 && n < buf.len() {
             self.read_drained.store(true, Ordering::Relaxed);

@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use netpark_runtime::sys::retry_eintr;
-use netpark_runtime::syscall;
+use netpark_runtime::{raw_syscall, syscall};
 
 /// Creates a non-blocking, close-on-exec socket.
 pub(crate) fn socket(family: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
@@ -335,32 +335,58 @@ pub(crate) fn shutdown(fd: RawFd, how: std::net::Shutdown) -> io::Result<()> {
     unsafe { syscall!(shutdown(fd, how)) }.map(drop)
 }
 
+// The data-path calls below (one per read or write) use `raw_syscall!`: see
+// its docs for why glibc's wrappers are skipped.
+
 pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    unsafe { syscall!(read(fd, buf.as_mut_ptr().cast(), buf.len())) }.map(|n| n as usize)
+    unsafe { raw_syscall!(SYS_read(fd, buf.as_mut_ptr(), buf.len())) }.map(|n| n as usize)
 }
 
+/// `recv(2)`, made as `recvfrom` with no address, as glibc does.
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
-    // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    unsafe { syscall!(recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags)) }.map(|n| n as usize)
+    let null = std::ptr::null_mut::<libc::c_void>();
+    // SAFETY: the kernel writes at most buf.len() bytes into buf; no address is asked for.
+    unsafe {
+        raw_syscall!(SYS_recvfrom(
+            fd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            flags,
+            null,
+            null
+        ))
+    }
+    .map(|n| n as usize)
 }
 
-/// `send` with `MSG_NOSIGNAL`: a reset peer is an `EPIPE` error, never a SIGPIPE.
+/// `send` with `MSG_NOSIGNAL`: a reset peer is an `EPIPE` error, never a
+/// SIGPIPE. Made as `sendto` with no address, as glibc does.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    let null = std::ptr::null::<libc::c_void>();
     // SAFETY: the kernel reads at most buf.len() bytes from buf.
-    unsafe { syscall!(send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL)) }
-        .map(|n| n as usize)
+    unsafe {
+        raw_syscall!(SYS_sendto(
+            fd,
+            buf.as_ptr(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            null,
+            0
+        ))
+    }
+    .map(|n| n as usize)
 }
 
 pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: the kernel reads at most buf.len() bytes from buf.
-    unsafe { syscall!(write(fd, buf.as_ptr().cast(), buf.len())) }.map(|n| n as usize)
+    unsafe { raw_syscall!(SYS_write(fd, buf.as_ptr(), buf.len())) }.map(|n| n as usize)
 }
 
 pub(crate) fn readv(fd: RawFd, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-    let n = bufs.len().min(libc::UIO_MAXIOV as usize) as libc::c_int;
+    let n = bufs.len().min(libc::UIO_MAXIOV as usize);
     // SAFETY: IoSliceMut is ABI-compatible with iovec; the kernel writes within each buffer.
-    unsafe { syscall!(readv(fd, bufs.as_mut_ptr().cast(), n)) }.map(|n| n as usize)
+    unsafe { raw_syscall!(SYS_readv(fd, bufs.as_mut_ptr(), n)) }.map(|n| n as usize)
 }
 
 /// `sendmsg` with `MSG_NOSIGNAL` (a vectored `send`).
@@ -370,7 +396,14 @@ pub(crate) fn writev(fd: RawFd, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
     msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
     msg.msg_iovlen = bufs.len().min(libc::UIO_MAXIOV as usize) as _;
     // SAFETY: IoSlice is ABI-compatible with iovec; the kernel only reads the buffers.
-    unsafe { syscall!(sendmsg(fd, &msg, libc::MSG_NOSIGNAL)) }.map(|n| n as usize)
+    unsafe {
+        raw_syscall!(SYS_sendmsg(
+            fd,
+            &msg as *const libc::msghdr,
+            libc::MSG_NOSIGNAL
+        ))
+    }
+    .map(|n| n as usize)
 }
 
 pub(crate) fn recv_from(
@@ -381,13 +414,13 @@ pub(crate) fn recv_from(
     let mut addr = RawAddr::empty();
     // SAFETY: the kernel writes at most buf.len() bytes into buf and `len` into addr.
     let n = unsafe {
-        syscall!(recvfrom(
+        raw_syscall!(SYS_recvfrom(
             fd,
-            buf.as_mut_ptr().cast(),
+            buf.as_mut_ptr(),
             buf.len(),
             flags,
             addr.as_mut_ptr(),
-            &mut addr.len
+            &mut addr.len as *mut libc::socklen_t
         ))
     }?;
     Ok((n as usize, addr))
@@ -396,9 +429,9 @@ pub(crate) fn recv_from(
 pub(crate) fn send_to(fd: RawFd, buf: &[u8], addr: &RawAddr) -> io::Result<usize> {
     // SAFETY: the kernel reads at most buf.len() bytes and `len` bytes of addr.
     unsafe {
-        syscall!(sendto(
+        raw_syscall!(SYS_sendto(
             fd,
-            buf.as_ptr().cast(),
+            buf.as_ptr(),
             buf.len(),
             libc::MSG_NOSIGNAL,
             addr.as_ptr(),

@@ -63,6 +63,8 @@ pub use scheduler::{dump, run, Builder, Handle, Runtime};
 pub use stats::{stats, Stats};
 pub use task::blocking::run_blocking;
 pub use task::coop::consume_budget;
-pub use task::park::{current_unparker, park, yield_now, Unparker, WaitReason};
+pub use task::park::{
+    current_unparker, current_waiter_id, park, yield_now, Unparker, WaitReason, WaiterId,
+};
 pub use task::{spawn, JoinError, JoinHandle, TaskId};
 pub use time::{sleep, sleep_until};

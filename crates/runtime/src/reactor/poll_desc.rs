@@ -46,7 +46,7 @@ use super::token::Token;
 use super::{registry, Poller};
 use crate::error;
 use crate::sys::epoll::Event;
-use crate::task::park::{self, Unparker, WaitReason};
+use crate::task::park::{self, Unparker, WaitReason, WaiterId};
 
 /// Which direction of an fd an operation waits on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +67,12 @@ struct Slot {
 }
 
 impl Slot {
-    fn remove(&mut self, me: &Unparker) -> bool {
-        match self.waiters.iter().position(|u| u.same(me)) {
+    fn contains(&self, me: WaiterId) -> bool {
+        self.waiters.iter().any(|u| u.id() == me)
+    }
+
+    fn remove(&mut self, me: WaiterId) -> bool {
+        match self.waiters.iter().position(|u| u.id() == me) {
             Some(i) => {
                 self.waiters.swap_remove(i);
                 true
@@ -214,25 +218,27 @@ impl PollDesc {
     ///
     /// As [`wait`](Self::wait).
     pub fn wait_until(&self, mode: Mode, op_deadline: Option<Instant>) -> io::Result<()> {
-        let me = park::current_unparker();
+        // Our entry in the list is found again by id: the list holds the one
+        // Unparker, made only if we must park.
+        let me = park::current_waiter_id();
         let mut st = self.state.lock();
         let mut waited = false;
         loop {
             if let Err(e) = st.check(mode, op_deadline) {
-                st.slot(mode).remove(&me);
+                st.slot(mode).remove(me);
                 return Err(e);
             }
             if mode == Mode::Read && st.read_closed {
-                st.read.remove(&me);
+                st.read.remove(me);
                 return Ok(());
             }
             let slot = st.slot(mode);
             if slot.ready {
                 slot.ready = false;
-                slot.remove(&me);
+                slot.remove(me);
                 return Ok(());
             }
-            if waited && !slot.waiters.iter().any(|u| u.same(&me)) {
+            if waited && !slot.contains(me) {
                 // notify took us out of the list: an event arrived and another
                 // waiter consumed `ready`. Retry the syscall.
                 return Ok(());
@@ -241,11 +247,11 @@ impl PollDesc {
             // runtime shut down) while we slept, and `rehome` woke us to move.
             if let Err(e) = self.ensure_registered(&mut st) {
                 // On a later pass we are in the list: leave no stale waiter.
-                st.slot(mode).remove(&me);
+                st.slot(mode).remove(me);
                 return Err(e);
             }
             if !waited {
-                st.slot(mode).waiters.push(me.clone());
+                st.slot(mode).waiters.push(park::current_unparker());
             }
             let deadline = st.deadline(mode, op_deadline);
             let reason = match mode {
@@ -256,7 +262,7 @@ impl PollDesc {
             let parked = park::park(reason, deadline);
             st = self.state.lock();
             if let Err(e) = parked {
-                st.slot(mode).remove(&me);
+                st.slot(mode).remove(me);
                 return Err(e);
             }
             waited = true;

@@ -8,4 +8,4 @@
 
 pub mod mutex;
 
-pub use mutex::{Mutex, MutexGuard};
+pub use mutex::{Mutex, MutexGuard, RawMutex, RawMutexGuard};

@@ -34,9 +34,11 @@
 //! everywhere in netpark: a woken waiter whose ticket is still queued parks
 //! again.
 //!
-//! The protected value lives in a `parking_lot::Mutex`, which is always free
-//! when this lock is taken (only the holder of this lock touches it), so the
-//! guard needs no `unsafe`.
+//! [`RawMutex`] is the lock alone (the word and the queue): the net crate's
+//! fd write lock uses it, since what it guards is the fd's byte stream, not a
+//! Rust value. [`Mutex<T>`] adds the value, kept in a `parking_lot::Mutex`
+//! that is always free when the `RawMutex` is taken (only its holder touches
+//! it), so the guard needs no `unsafe`.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -78,13 +80,25 @@ const CONTENDED: u8 = 2;
 /// assert_eq!(total, 4);
 /// ```
 pub struct Mutex<T: ?Sized> {
+    /// The lock itself.
+    raw: RawMutex,
+    /// The value; locked only by the holder of `raw`, so never contended.
+    data: parking_lot::Mutex<T>,
+}
+
+/// The lock of a [`Mutex`] without a value: for what Rust's borrows cannot
+/// see, such as the write side of an fd. Same waiting, order and errors.
+#[derive(Debug)]
+pub struct RawMutex {
     /// UNLOCKED / LOCKED / CONTENDED; see the module docs for who moves it.
     state: AtomicU8,
     /// Parked lockers in arrival order; touched by the slow paths only.
     queue: parking_lot::Mutex<Queue>,
-    /// The value; locked only by the holder of `state`, so never contended.
-    data: parking_lot::Mutex<T>,
 }
+
+/// Proof of holding a [`RawMutex`]; releases it on drop.
+#[derive(Debug)]
+pub struct RawMutexGuard<'a>(&'a RawMutex);
 
 /// The waiters of one `Mutex`.
 #[derive(Debug, Default)]
@@ -98,7 +112,7 @@ struct Queue {
 /// Proof of holding a [`Mutex`]; releases it on drop.
 pub struct MutexGuard<'a, T: ?Sized> {
     /// The lock to release.
-    lock: &'a Mutex<T>,
+    lock: &'a RawMutex,
     /// The value's inner guard; `None` only inside `drop`, which releases it
     /// before handing the lock on.
     data: Option<parking_lot::MutexGuard<'a, T>>,
@@ -108,11 +122,7 @@ impl<T> Mutex<T> {
     /// A new, unlocked mutex.
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
-            state: AtomicU8::new(UNLOCKED),
-            queue: parking_lot::const_mutex(Queue {
-                next_ticket: 0,
-                waiters: VecDeque::new(),
-            }),
+            raw: RawMutex::new(),
             data: parking_lot::const_mutex(value),
         }
     }
@@ -134,22 +144,13 @@ impl<T: ?Sized> Mutex<T> {
     /// runtime unwinds the task at shutdown. The caller then does not hold
     /// the lock and is no longer queued.
     pub fn lock(&self) -> io::Result<MutexGuard<'_, T>> {
-        if self
-            .state
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.lock_slow()?;
-        }
-        Ok(self.guard())
+        let raw = self.raw.lock()?;
+        Ok(self.guard(raw))
     }
 
     /// Takes the lock if it is free, without waiting.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.state
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| self.guard())
+        self.raw.try_lock().map(|raw| self.guard(raw))
     }
 
     /// The value, through a unique borrow (no locking needed).
@@ -157,18 +158,60 @@ impl<T: ?Sized> Mutex<T> {
         self.data.get_mut()
     }
 
-    fn guard(&self) -> MutexGuard<'_, T> {
+    fn guard<'a>(&'a self, raw: RawMutexGuard<'a>) -> MutexGuard<'a, T> {
         let data = self
             .data
             .try_lock()
             .expect("netpark Mutex: the value is free while the lock is held");
+        // The MutexGuard releases the raw lock itself, after the value.
+        std::mem::forget(raw);
         MutexGuard {
-            lock: self,
+            lock: &self.raw,
             data: Some(data),
         }
     }
+}
+
+impl RawMutex {
+    /// A new, unlocked lock.
+    pub const fn new() -> RawMutex {
+        RawMutex {
+            state: AtomicU8::new(UNLOCKED),
+            queue: parking_lot::const_mutex(Queue {
+                next_ticket: 0,
+                waiters: VecDeque::new(),
+            }),
+        }
+    }
+
+    /// Takes the lock, parking the caller while another holds it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mutex::lock`].
+    #[inline]
+    pub fn lock(&self) -> io::Result<RawMutexGuard<'_>> {
+        if self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_slow()?;
+        }
+        Ok(RawMutexGuard(self))
+    }
+
+    /// Takes the lock if it is free, without waiting.
+    #[inline]
+    pub fn try_lock(&self) -> Option<RawMutexGuard<'_>> {
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| RawMutexGuard(self))
+    }
 
     /// Queues the caller and parks it until the lock is handed to it.
+    #[cold]
     fn lock_slow(&self) -> io::Result<()> {
         let ticket = {
             let mut q = self.queue.lock();
@@ -214,14 +257,20 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Releases the lock, handing it to the oldest waiter if there is one.
+    #[inline]
     fn unlock(&self) {
         if self
             .state
             .compare_exchange(LOCKED, UNLOCKED, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+            .is_err()
         {
-            return;
+            self.unlock_slow();
         }
+    }
+
+    /// Hands the lock to the oldest waiter (the word is CONTENDED).
+    #[cold]
+    fn unlock_slow(&self) {
         let next = {
             let mut q = self.queue.lock();
             match q.waiters.pop_front() {
@@ -241,6 +290,19 @@ impl<T: ?Sized> Mutex<T> {
         if let Some(u) = next {
             u.unpark();
         }
+    }
+}
+
+impl Default for RawMutex {
+    fn default() -> RawMutex {
+        RawMutex::new()
+    }
+}
+
+impl Drop for RawMutexGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.unlock();
     }
 }
 

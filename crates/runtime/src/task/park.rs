@@ -127,12 +127,28 @@ impl Unparker {
 
     /// Whether both handles wake the same waiter.
     pub fn same(&self, other: &Unparker) -> bool {
-        match (&self.0, &other.0) {
-            (Inner::Task(a), Inner::Task(b)) => Arc::ptr_eq(a, b),
-            (Inner::Thread(a), Inner::Thread(b)) => a.id() == b.id(),
-            _ => false,
+        self.id() == other.id()
+    }
+
+    /// Who this handle wakes.
+    pub fn id(&self) -> WaiterId {
+        match &self.0 {
+            Inner::Task(t) => WaiterId::Task(Arc::as_ptr(t) as usize),
+            Inner::Thread(t) => WaiterId::Thread(t.id()),
         }
     }
+}
+
+/// Who an [`Unparker`] wakes, as a plain value. A wait queue that has handed
+/// its `Unparker` to the queue finds its own entry again by this, instead of
+/// keeping a second `Unparker` (a reference-count increment and decrement on
+/// every wait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaiterId {
+    /// A task, by the address of its header (live while it waits).
+    Task(usize),
+    /// A plain thread.
+    Thread(thread::ThreadId),
 }
 
 /// The `Unparker` of the caller: its task, or its thread outside a task.
@@ -140,6 +156,14 @@ pub fn current_unparker() -> Unparker {
     match context::current_task() {
         Some(t) => Unparker(Inner::Task(t)),
         None => Unparker(Inner::Thread(thread::current())),
+    }
+}
+
+/// The [`WaiterId`] of the caller, without touching a reference count.
+pub fn current_waiter_id() -> WaiterId {
+    match context::current_ptr() {
+        p if p.is_null() => WaiterId::Thread(thread::current().id()),
+        p => WaiterId::Task(p as usize),
     }
 }
 
