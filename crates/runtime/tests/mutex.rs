@@ -163,3 +163,28 @@ fn the_worker_runs_other_tasks_while_one_waits_for_the_lock() {
         waiter.join().unwrap();
     });
 }
+
+#[test]
+fn a_waiter_unwound_at_shutdown_leaves_the_queue() {
+    within(LIMIT, || {
+        let lock = Arc::new(Mutex::new(0));
+        let held = lock.lock().unwrap(); // a plain thread holds it
+        let runtime = rt::Runtime::builder().workers(1).build().unwrap();
+        let (l2, queued) = (lock.clone(), Arc::new(AtomicBool::new(false)));
+        let q2 = queued.clone();
+        let _waiter = runtime.spawn(move || {
+            q2.store(true, Ordering::SeqCst);
+            let _g = l2.lock();
+        });
+        while !queued.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        // Shutdown unwinds the task parked in `lock`; it must leave the queue,
+        // or the release below would hand the lock to a task that is gone.
+        drop(runtime);
+        drop(held);
+        assert!(lock.try_lock().is_some(), "the lock is free again");
+        *lock.lock().unwrap() += 1;
+    });
+}

@@ -15,8 +15,10 @@
 //!               never passes through UNLOCKED), unparks it        last waiter
 //!               after dropping the queue lock
 //!   CONTENDED   unlock, under the queue lock, every waiter gone   UNLOCKED
-//!   CONTENDED   a waiter that gives up (cancelled), under the     LOCKED when it was
-//!               queue lock: leaves the queue                      the last waiter
+//!   CONTENDED   a waiter that gives up (cancelled, or unwound     LOCKED when it was
+//!               at shutdown), under the queue lock: leaves the    the last waiter
+//!               queue (if the lock was handed to it first, it
+//!               keeps it, or releases it when unwinding)
 //! ```
 //!
 //! CONTENDED means "held, and look in the queue when you unlock"; only holders
@@ -236,23 +238,21 @@ impl RawMutex {
             q.waiters.push_back((ticket, current_unparker()));
             ticket
         };
+        let queued = Queued { lock: self, ticket };
         loop {
             let woke = park::park(WaitReason::Sync, None);
-            let mut q = self.queue.lock();
-            let Some(i) = q.waiters.iter().position(|(t, _)| *t == ticket) else {
-                // Handed over by `unlock`: we hold the lock, whatever `park`
-                // said (a cancel is reported by the task's next wait).
-                return Ok(());
+            let result = match woke {
+                // Handed over by `unlock` (our ticket is gone): we hold the
+                // lock. Otherwise a wake-up meant for an earlier wait.
+                Ok(()) if !self.queue.lock().waiters.iter().any(|(t, _)| *t == ticket) => Ok(()),
+                Ok(()) => continue,
+                // Cancelled or shut down, unless the hand-off came first: then
+                // we hold the lock (the cancel shows at the task's next wait).
+                Err(e) if queued.leave() => Err(e),
+                Err(_) => Ok(()),
             };
-            if let Err(e) = woke {
-                q.waiters.remove(i);
-                if q.waiters.is_empty() {
-                    // Still held by someone; nobody left to hand it to.
-                    self.state.store(LOCKED, Ordering::Relaxed);
-                }
-                return Err(e);
-            }
-            // A wake-up meant for an earlier wait: park again.
+            std::mem::forget(queued);
+            return result;
         }
     }
 
@@ -289,6 +289,46 @@ impl RawMutex {
         // Never wake while holding a lock.
         if let Some(u) = next {
             u.unpark();
+        }
+    }
+}
+
+/// A waiter's place in the queue, from its push to its return.
+///
+/// Dropped only by unwinding out of `park` (a runtime unwinding its parked
+/// tasks at shutdown; the normal returns forget it): it then leaves the queue,
+/// or, if the lock was handed to it meanwhile, releases it. Without this an
+/// unlock would later hand the lock to a task that no longer exists, and
+/// every other locker would wait forever
+/// (`a_waiter_unwound_at_shutdown_leaves_the_queue`).
+struct Queued<'a> {
+    /// The lock waited for.
+    lock: &'a RawMutex,
+    /// Our entry in its queue.
+    ticket: u64,
+}
+
+impl Queued<'_> {
+    /// Leaves the queue and returns true; false if the lock was handed to us
+    /// first (we hold it).
+    fn leave(&self) -> bool {
+        let mut q = self.lock.queue.lock();
+        let Some(i) = q.waiters.iter().position(|(t, _)| *t == self.ticket) else {
+            return false;
+        };
+        q.waiters.remove(i);
+        if q.waiters.is_empty() {
+            // Still held by someone; nobody left to hand it to.
+            self.lock.state.store(LOCKED, Ordering::Relaxed);
+        }
+        true
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if !self.leave() {
+            self.lock.unlock();
         }
     }
 }
