@@ -98,10 +98,18 @@ fn close_fails_writers_queued_behind_a_blocked_one() {
                 rt::spawn(move || c.write_all(&vec![7u8; 8 << 20]))
             })
             .collect();
-        rt::sleep(Duration::from_millis(50)).unwrap();
-        let dump = rt::dump();
-        assert!(dump.contains("waiting: write fd"), "{dump}");
-        assert!(dump.contains("waiting: lock or channel"), "{dump}");
+        // One writer blocks on the full socket, the other two on its write lock.
+        let start = Instant::now();
+        loop {
+            let dump = rt::dump();
+            if dump.contains("waiting: write fd")
+                && dump.matches("waiting: lock or channel").count() == 2
+            {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{dump}");
+            rt::sleep(Duration::from_millis(5)).unwrap();
+        }
         let t = Instant::now();
         c.close().unwrap();
         for w in writers {
