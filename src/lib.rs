@@ -7,7 +7,8 @@
 //! This facade re-exports the two crates:
 //!
 //! - [`netpark_runtime`] at the top level: [`run`], [`spawn`], [`Runtime`],
-//!   [`sleep`], [`yield_now`], [`dump`], [`stats`], and the [`task`] module;
+//!   [`sleep`], [`yield_now`], [`dump`], [`stats`], the [`task`] module, and
+//!   [`sync::Mutex`], a lock whose waiters park instead of blocking a worker;
 //! - [`netpark_net`] as [`net`]: `net::listen`, `net::dial`, `TcpStream`, …
 //!
 //! ```
