@@ -162,11 +162,6 @@ impl Poller {
         if fd_events > 0 {
             stats::count(|c| c.events.add(fd_events as u64));
         }
-        // The woken tasks' stacks are cold when many connections take turns:
-        // start bringing them in now, while the worker runs the first ones.
-        for u in &buf.wake {
-            u.prefetch();
-        }
         // Every descriptor lock is released here.
         for u in buf.wake.drain(..) {
             u.unpark();

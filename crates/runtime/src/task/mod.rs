@@ -121,10 +121,6 @@ pub struct Task {
     /// What the task waits on, encoded (`wait_kind`, `wait_arg`); written by the task.
     pub(crate) wait_kind: AtomicU8,
     pub(crate) wait_arg: AtomicU64,
-    /// An address near the top of the stack where the task last parked
-    /// (0: none yet); written by the task as it parks, read by the reactor to
-    /// prefetch the frames the task will touch when it resumes.
-    pub(crate) park_sp: AtomicUsize,
     /// The coroutine; touched only by the holder of the run permission (context.rs).
     pub(crate) coro: context::CoroCell,
     /// The joiner and the task's value (join.rs).
@@ -159,7 +155,6 @@ impl Task {
             key: AtomicUsize::new(usize::MAX),
             wait_kind: AtomicU8::new(0),
             wait_arg: AtomicU64::new(0),
-            park_sp: AtomicUsize::new(0),
             coro,
             join: join::JoinState::new(),
         }
@@ -190,7 +185,6 @@ impl Task {
             key,
             wait_kind,
             wait_arg,
-            park_sp,
             coro,
             join,
         } = self;
@@ -206,7 +200,6 @@ impl Task {
         *key.get_mut() = usize::MAX;
         *wait_kind.get_mut() = 0;
         *wait_arg.get_mut() = 0;
-        *park_sp.get_mut() = 0;
         *coro = new_coro;
         join.reset();
     }

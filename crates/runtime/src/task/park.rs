@@ -125,17 +125,6 @@ impl Unparker {
         }
     }
 
-    /// Prefetches the frames a parked task will touch when it resumes (the
-    /// reactor does this for a batch of I/O wake-ups before it queues them).
-    pub(crate) fn prefetch(&self) {
-        if let Inner::Task(t) = &self.0 {
-            let sp = t.park_sp.load(Ordering::Relaxed);
-            if sp != 0 {
-                super::stack::prefetch(sp);
-            }
-        }
-    }
-
     /// Whether both handles wake the same waiter.
     pub fn same(&self, other: &Unparker) -> bool {
         self.id() == other.id()
@@ -260,7 +249,6 @@ fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::
     {
         stats::count(|c| c.parks.add(1));
         trace!("park task {} on {reason}", task.id);
-        task.park_sp.store(super::stack::here(), Ordering::Relaxed);
         // Resumed by the worker, which marks us RUNNING. The unpark that
         // scheduled us left the token EMPTY, or a later one NOTIFIED for our
         // next park: nothing to consume here.

@@ -306,34 +306,3 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
         }
     }
 }
-
-/// An address in the caller's frame: where a parking task's stack is in use.
-#[inline(always)]
-pub(crate) fn here() -> usize {
-    let marker = 0u8;
-    std::hint::black_box(&marker) as *const u8 as usize
-}
-
-/// Asks the CPU to bring the frames around `sp` (a parked task's [`here`]
-/// address) into cache before the task resumes: the return path of a park
-/// touches about a kilobyte of stack, which with a thousand connections is
-/// no longer cached and costs a miss per line. A prefetch never faults, so a
-/// stale address is harmless.
-#[inline]
-pub(crate) fn prefetch(sp: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        // Below `sp`: the switch's saved registers and the park frames under
-        // the one that recorded it; above: the frames it returns into.
-        let mut a = sp.saturating_sub(512) & !63;
-        while a < sp + 1536 {
-            // SAFETY: prefetch is a hint with no architectural effect; it
-            // never faults, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(a as *const i8) };
-            a += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = sp;
-}
