@@ -2,7 +2,10 @@
 //!
 //! # The waiter slot (Go's `rg` / `wg`)
 //!
-//! Each direction has one slot, guarded by the descriptor's lock:
+//! Each direction has one slot. Its waiter list is guarded by the
+//! descriptor's lock; its `ready` bit lives in an atomic word beside the lock
+//! (`PollDesc::flags`), so that `prepare`, which runs before every syscall,
+//! takes no lock (Go's `pollReset` is one atomic store too):
 //!
 //! ```text
 //!              notify (reactor: event)                wait() sees ready
@@ -23,6 +26,13 @@
 //!   later prepare() and wait().
 //! ```
 //!
+//! Who moves `ready`: notify sets it and wait consumes it, both under the
+//! lock, so a wait either sees an event or is in the list when the event's
+//! notify takes the list. prepare clears it without the lock, before the
+//! syscall: an event that came before the clear is stale for that syscall
+//! (the kernel already holds what the event announced, and the syscall sees
+//! it), and one that comes after stays set for the wait that may follow.
+//!
 //! Go's slot holds one goroutine and throws on a second ("double wait") because
 //! `fdMutex` serialises readers. Ours holds a short list, so two tasks blocked on
 //! one direction of one fd both wake and retry their syscall.
@@ -37,6 +47,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -57,11 +68,39 @@ pub enum Mode {
     Write,
 }
 
+impl Mode {
+    /// This direction's `ready` bit in `PollDesc::flags`: an event arrived
+    /// that no waiter has consumed yet (Go's `pdReady`).
+    fn ready_bit(self) -> u8 {
+        match self {
+            Mode::Read => READ_READY,
+            Mode::Write => WRITE_READY,
+        }
+    }
+
+    /// This direction's bit in `PollDesc::flags` saying a deadline is set.
+    fn deadline_bit(self) -> u8 {
+        match self {
+            Mode::Read => READ_DEADLINE,
+            Mode::Write => WRITE_DEADLINE,
+        }
+    }
+}
+
+/// `PollDesc::flags`: the read direction's `ready` (see the module docs).
+const READ_READY: u8 = 1;
+/// `PollDesc::flags`: the write direction's `ready`.
+const WRITE_READY: u8 = 1 << 1;
+/// `PollDesc::flags`: `evict` has run (mirrors `State::closing`).
+const CLOSING: u8 = 1 << 2;
+/// `PollDesc::flags`: a read deadline is set (mirrors `State::read_deadline`).
+const READ_DEADLINE: u8 = 1 << 3;
+/// `PollDesc::flags`: a write deadline is set (mirrors `State::write_deadline`).
+const WRITE_DEADLINE: u8 = 1 << 4;
+
 /// One direction's waiter slot; see the module docs for its states.
 #[derive(Debug, Default)]
 struct Slot {
-    /// An event arrived that no waiter has consumed yet (Go's `pdReady`).
-    ready: bool,
     /// Tasks or threads parked on this direction (Go's `pdWait`/G).
     waiters: Vec<Unparker>,
 }
@@ -149,6 +188,11 @@ pub struct PollDesc {
     token: Token,
     /// Waiters, deadlines, closing flag and registration; see [`State`].
     state: Mutex<State>,
+    /// The two `ready` bits, and mirrors of `closing` and of whether each
+    /// deadline is set, so `prepare` can skip the lock. Set by notify (ready)
+    /// and by evict, close and set_deadline under the lock; ready is cleared
+    /// by wait under the lock and by prepare without it.
+    flags: AtomicU8,
 }
 
 impl PollDesc {
@@ -157,6 +201,7 @@ impl PollDesc {
             fd,
             token,
             state: Mutex::new(State::default()),
+            flags: AtomicU8::new(0),
         }
     }
 
@@ -184,16 +229,30 @@ impl PollDesc {
     /// Readies a direction for a syscall (Go's `poll_runtime_pollReset`).
     ///
     /// Clears a stale `ready` so that the syscall that follows, not an old event,
-    /// decides whether to park.
+    /// decides whether to park. Takes the lock only when a deadline is set.
     ///
     /// # Errors
     ///
     /// [`error::closed`] after evict, [`error::timed_out`] past the deadline.
     pub fn prepare(&self, mode: Mode) -> io::Result<()> {
-        let mut st = self.state.lock();
-        st.check(mode, None)?;
-        st.slot(mode).ready = false;
+        let flags = self.flags.load(Ordering::Acquire);
+        if flags & CLOSING != 0 {
+            return Err(error::closed());
+        }
+        if flags & mode.deadline_bit() != 0 {
+            self.state.lock().check(mode, None)?;
+        }
+        if flags & mode.ready_bit() != 0 {
+            self.flags.fetch_and(!mode.ready_bit(), Ordering::AcqRel);
+        }
         Ok(())
+    }
+
+    /// Consumes `mode`'s `ready`; returns whether it was set. Under the lock.
+    fn take_ready(&self, _st: &State, mode: Mode) -> bool {
+        let bit = mode.ready_bit();
+        self.flags.load(Ordering::Acquire) & bit != 0
+            && self.flags.fetch_and(!bit, Ordering::AcqRel) & bit != 0
     }
 
     /// Parks the caller until `mode` may be ready (Go's `poll_runtime_pollWait`).
@@ -232,13 +291,11 @@ impl PollDesc {
                 st.read.remove(me);
                 return Ok(());
             }
-            let slot = st.slot(mode);
-            if slot.ready {
-                slot.ready = false;
-                slot.remove(me);
+            if self.take_ready(&st, mode) {
+                st.slot(mode).remove(me);
                 return Ok(());
             }
-            if waited && !slot.contains(me) {
+            if waited && !st.slot(mode).contains(me) {
                 // notify took us out of the list: an event arrived and another
                 // waiter consumed `ready`. Retry the syscall.
                 return Ok(());
@@ -310,15 +367,26 @@ impl PollDesc {
             if read {
                 st.read_deadline = deadline;
                 wake.extend(st.read.waiters.iter().cloned());
+                self.mirror(READ_DEADLINE, deadline.is_some());
             }
             if write {
                 st.write_deadline = deadline;
                 wake.extend(st.write.waiters.iter().cloned());
+                self.mirror(WRITE_DEADLINE, deadline.is_some());
             }
         }
         // Guard dropped: never wake while holding a lock.
         for u in wake {
             u.unpark();
+        }
+    }
+
+    /// Sets or clears one of the mirror bits in `flags`; under the lock.
+    fn mirror(&self, bit: u8, on: bool) {
+        if on {
+            self.flags.fetch_or(bit, Ordering::AcqRel);
+        } else {
+            self.flags.fetch_and(!bit, Ordering::AcqRel);
         }
     }
 
@@ -329,13 +397,17 @@ impl PollDesc {
         if ev.read_closed {
             st.read_closed = true;
         }
+        let mut ready = 0;
         if ev.readable {
-            st.read.ready = true;
+            ready |= READ_READY;
             out.append(&mut st.read.waiters);
         }
         if ev.writable {
-            st.write.ready = true;
+            ready |= WRITE_READY;
             out.append(&mut st.write.waiters);
+        }
+        if ready != 0 {
+            self.flags.fetch_or(ready, Ordering::AcqRel);
         }
     }
 
@@ -347,6 +419,7 @@ impl PollDesc {
         let woken = {
             let mut st = self.state.lock();
             st.closing = true;
+            self.mirror(CLOSING, true);
             let mut w = std::mem::take(&mut st.read.waiters);
             w.append(&mut st.write.waiters);
             w
@@ -360,7 +433,7 @@ impl PollDesc {
 
     /// Whether [`evict`](Self::evict) has run.
     pub fn is_closing(&self) -> bool {
-        self.state.lock().closing
+        self.flags.load(Ordering::Acquire) & CLOSING != 0
     }
 
     /// Removes the fd from its epoll and frees the registry slot (Go's
@@ -370,6 +443,7 @@ impl PollDesc {
         let poller = {
             let mut st = self.state.lock();
             st.closing = true;
+            self.mirror(CLOSING, true);
             st.poller.take()
         };
         if let Some(p) = poller {
@@ -410,7 +484,11 @@ mod tests {
         pd.notify(&event(true, false, false), &mut woken);
         assert!(woken.is_empty(), "nobody was waiting");
         pd.wait(Mode::Read).unwrap();
-        assert!(!pd.state.lock().read.ready, "ready was consumed");
+        assert_eq!(
+            pd.flags.load(Ordering::Relaxed) & READ_READY,
+            0,
+            "ready was consumed"
+        );
     }
 
     #[test]
@@ -418,9 +496,10 @@ mod tests {
         let pd = pd();
         pd.notify(&event(true, true, false), &mut Vec::new());
         pd.prepare(Mode::Read).unwrap();
-        assert!(!pd.state.lock().read.ready);
-        assert!(
-            pd.state.lock().write.ready,
+        assert_eq!(pd.flags.load(Ordering::Relaxed) & READ_READY, 0);
+        assert_ne!(
+            pd.flags.load(Ordering::Relaxed) & WRITE_READY,
+            0,
             "the other direction is untouched"
         );
     }
@@ -446,6 +525,10 @@ mod tests {
             Some(Instant::now() - std::time::Duration::from_millis(1)),
         );
         assert!(error::is_timeout(&pd.wait(Mode::Read).unwrap_err()));
+        assert!(
+            error::is_timeout(&pd.prepare(Mode::Read).unwrap_err()),
+            "prepare checks the deadline too (it takes the lock once one is set)"
+        );
         assert!(
             pd.prepare(Mode::Write).is_ok(),
             "only the read direction has a deadline"
