@@ -21,7 +21,7 @@
 //!   │ waiting [u, …]  │  wait(): the caller's Unparker is pushed, then it parks
 //!   └─────────────────┘
 //!
-//!   evict (close/unblock, any thread): closing = true, every waiter of both
+//!   evict (close/unblock, any thread): sets CLOSING, every waiter of both
 //!   slots is taken and woken; each then fails with ErrClosed, and so does every
 //!   later prepare() and wait().
 //! ```
@@ -91,7 +91,7 @@ impl Mode {
 const READ_READY: u8 = 1;
 /// `PollDesc::flags`: the write direction's `ready`.
 const WRITE_READY: u8 = 1 << 1;
-/// `PollDesc::flags`: `evict` has run (mirrors `State::closing`).
+/// `PollDesc::flags`: `evict` has run; set under the lock, never cleared (Go's `closing`).
 const CLOSING: u8 = 1 << 2;
 /// `PollDesc::flags`: a read deadline is set (mirrors `State::read_deadline`).
 const READ_DEADLINE: u8 = 1 << 3;
@@ -128,8 +128,6 @@ struct State {
     read: Slot,
     /// Write waiters; as `read`.
     write: Slot,
-    /// Set once by `evict`; never cleared (Go's `closing`).
-    closing: bool,
     /// The reactor saw the read side hang up (`EPOLLRDHUP`/`EPOLLHUP`); never
     /// cleared. A read can no longer return `EAGAIN`, so read waits return at
     /// once: the edge that reported the hang-up may already have been consumed
@@ -164,11 +162,8 @@ impl State {
         }
     }
 
-    /// Go's `netpollcheckerr`: closed first, then an expired deadline.
-    fn check(&self, mode: Mode, op: Option<Instant>) -> io::Result<()> {
-        if self.closing {
-            return Err(error::closed());
-        }
+    /// The deadline half of Go's `netpollcheckerr` (see `PollDesc::check`).
+    fn check_deadline(&self, mode: Mode, op: Option<Instant>) -> io::Result<()> {
         match self.deadline(mode, op) {
             Some(d) if d <= Instant::now() => Err(error::timed_out()),
             _ => Ok(()),
@@ -186,12 +181,12 @@ pub struct PollDesc {
     fd: RawFd,
     /// Registry slot and generation; immutable after open.
     token: Token,
-    /// Waiters, deadlines, closing flag and registration; see [`State`].
+    /// Waiters, deadlines and registration; see [`State`].
     state: Mutex<State>,
-    /// The two `ready` bits, and mirrors of `closing` and of whether each
-    /// deadline is set, so `prepare` can skip the lock. Set by notify (ready)
-    /// and by evict, close and set_deadline under the lock; ready is cleared
-    /// by wait under the lock and by prepare without it.
+    /// The two `ready` bits, `CLOSING`, and mirrors of whether each deadline
+    /// is set, so `prepare` can skip the lock. Set by notify (ready) and by
+    /// evict, close and set_deadline under the lock; ready is cleared by wait
+    /// under the lock and by prepare without it.
     flags: AtomicU8,
 }
 
@@ -240,12 +235,20 @@ impl PollDesc {
             return Err(error::closed());
         }
         if flags & mode.deadline_bit() != 0 {
-            self.state.lock().check(mode, None)?;
+            self.state.lock().check_deadline(mode, None)?;
         }
         if flags & mode.ready_bit() != 0 {
             self.flags.fetch_and(!mode.ready_bit(), Ordering::AcqRel);
         }
         Ok(())
+    }
+
+    /// Go's `netpollcheckerr`: closed first, then an expired deadline. Under the lock.
+    fn check(&self, st: &State, mode: Mode, op: Option<Instant>) -> io::Result<()> {
+        if self.is_closing() {
+            return Err(error::closed());
+        }
+        st.check_deadline(mode, op)
     }
 
     /// Consumes `mode`'s `ready`; returns whether it was set. Under the lock.
@@ -283,7 +286,7 @@ impl PollDesc {
         let mut st = self.state.lock();
         let mut waited = false;
         loop {
-            if let Err(e) = st.check(mode, op_deadline) {
+            if let Err(e) = self.check(&st, mode, op_deadline) {
                 st.slot(mode).remove(me);
                 return Err(e);
             }
@@ -418,7 +421,6 @@ impl PollDesc {
     pub fn evict(&self) {
         let woken = {
             let mut st = self.state.lock();
-            st.closing = true;
             self.mirror(CLOSING, true);
             let mut w = std::mem::take(&mut st.read.waiters);
             w.append(&mut st.write.waiters);
@@ -442,7 +444,6 @@ impl PollDesc {
     pub fn close(&self) {
         let poller = {
             let mut st = self.state.lock();
-            st.closing = true;
             self.mirror(CLOSING, true);
             st.poller.take()
         };
