@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::ptr;
 
 use netpark_runtime::sys::retry_eintr;
 use netpark_runtime::{raw_syscall, syscall};
@@ -343,39 +344,15 @@ pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     unsafe { raw_syscall!(SYS_read(fd, buf.as_mut_ptr(), buf.len())) }.map(|n| n as usize)
 }
 
-/// `recv(2)`, made as `recvfrom` with no address, as glibc does.
+/// `recv(2)`: `recvfrom` with no address, as glibc makes it.
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
-    let null = std::ptr::null_mut::<libc::c_void>();
-    // SAFETY: the kernel writes at most buf.len() bytes into buf; no address is asked for.
-    unsafe {
-        raw_syscall!(SYS_recvfrom(
-            fd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            flags,
-            null,
-            null
-        ))
-    }
-    .map(|n| n as usize)
+    recvfrom(fd, buf, flags, None)
 }
 
 /// `send` with `MSG_NOSIGNAL`: a reset peer is an `EPIPE` error, never a
-/// SIGPIPE. Made as `sendto` with no address, as glibc does.
+/// SIGPIPE. `sendto` with no address, as glibc makes it.
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    let null = std::ptr::null::<libc::c_void>();
-    // SAFETY: the kernel reads at most buf.len() bytes from buf.
-    unsafe {
-        raw_syscall!(SYS_sendto(
-            fd,
-            buf.as_ptr(),
-            buf.len(),
-            libc::MSG_NOSIGNAL,
-            null,
-            0
-        ))
-    }
-    .map(|n| n as usize)
+    sendto(fd, buf, None)
 }
 
 pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
@@ -412,30 +389,48 @@ pub(crate) fn recv_from(
     flags: libc::c_int,
 ) -> io::Result<(usize, RawAddr)> {
     let mut addr = RawAddr::empty();
-    // SAFETY: the kernel writes at most buf.len() bytes into buf and `len` into addr.
-    let n = unsafe {
-        raw_syscall!(SYS_recvfrom(
-            fd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            flags,
-            addr.as_mut_ptr(),
-            &mut addr.len as *mut libc::socklen_t
-        ))
-    }?;
-    Ok((n as usize, addr))
+    let n = recvfrom(fd, buf, flags, Some(&mut addr))?;
+    Ok((n, addr))
 }
 
 pub(crate) fn send_to(fd: RawFd, buf: &[u8], addr: &RawAddr) -> io::Result<usize> {
-    // SAFETY: the kernel reads at most buf.len() bytes and `len` bytes of addr.
+    sendto(fd, buf, Some(addr))
+}
+
+/// The one `recvfrom(2)` call, behind `recv` and `recv_from`; `addr`, when
+/// given, receives the sender's address.
+fn recvfrom(
+    fd: RawFd,
+    buf: &mut [u8],
+    flags: libc::c_int,
+    addr: Option<&mut RawAddr>,
+) -> io::Result<usize> {
+    let (a, len) = match addr {
+        Some(a) => (a.as_mut_ptr(), &mut a.len as *mut libc::socklen_t),
+        None => (ptr::null_mut(), ptr::null_mut()),
+    };
+    // SAFETY: the kernel writes at most buf.len() bytes into buf, and, when
+    // `a` is not null, at most `*len` bytes into the storage it points at.
+    unsafe { raw_syscall!(SYS_recvfrom(fd, buf.as_mut_ptr(), buf.len(), flags, a, len)) }
+        .map(|n| n as usize)
+}
+
+/// The one `sendto(2)` call (with `MSG_NOSIGNAL`), behind `send` and `send_to`.
+fn sendto(fd: RawFd, buf: &[u8], addr: Option<&RawAddr>) -> io::Result<usize> {
+    let (a, len) = match addr {
+        Some(a) => (a.as_ptr(), a.len),
+        None => (ptr::null(), 0),
+    };
+    // SAFETY: the kernel reads at most buf.len() bytes from buf and `len`
+    // bytes from `a` (none when it is null).
     unsafe {
         raw_syscall!(SYS_sendto(
             fd,
             buf.as_ptr(),
             buf.len(),
             libc::MSG_NOSIGNAL,
-            addr.as_ptr(),
-            addr.len
+            a,
+            len
         ))
     }
     .map(|n| n as usize)
