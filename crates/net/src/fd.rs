@@ -257,8 +257,9 @@ impl NetFd {
         }
     }
 
-    /// Waits until `mode` may be ready, without a syscall first (used after a
-    /// short read, and by connect after `EINPROGRESS`).
+    /// Waits until `mode` may be ready, without a syscall first (used by
+    /// connect after `EINPROGRESS`; a read after a short read waits inside
+    /// its `io` call instead).
     ///
     /// # Errors
     ///
