@@ -181,3 +181,64 @@ fn park_with_a_past_deadline_returns_at_once() {
         assert!(t.elapsed() < Duration::from_millis(50));
     });
 }
+
+/// A wake from a plain thread while the task runs (so before it parks) goes
+/// through the owner's inbox and is applied after the task switches away:
+/// the task's park must still end, whether it parked before or after the
+/// owner read the message. Thousands of such wakes race with the park.
+#[test]
+fn wake_from_a_thread_while_the_task_runs_is_not_lost() {
+    let rt = netpark_runtime::Runtime::builder()
+        .workers(1)
+        .build()
+        .unwrap();
+    within(LIMIT, move || {
+        for round in 0..2000 {
+            let slot: Arc<Mutex<Option<Unparker>>> = Arc::new(Mutex::new(None));
+            let go = Arc::new(AtomicBool::new(false));
+            let (s2, g2) = (slot.clone(), go.clone());
+            let task = rt.spawn(move || {
+                *s2.lock().unwrap() = Some(current_unparker());
+                // Busy, never switching, until the thread has the unparker.
+                while !g2.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+                if round % 2 == 0 {
+                    // Give the thread a moment to wake us before we park.
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_micros(20) {}
+                }
+                park(WaitReason::Other, None).unwrap();
+            });
+            let u = loop {
+                if let Some(u) = slot.lock().unwrap().take() {
+                    break u;
+                }
+                std::thread::yield_now();
+            };
+            go.store(true, Ordering::SeqCst);
+            u.unpark();
+            task.join().unwrap();
+        }
+    });
+}
+
+/// A task cancelled before it starts (a thread cancels it while its worker
+/// may be starting it) sees the cancel at its first wait: the cancel flag and
+/// the task's start are ordered so that either the cancel's wake reaches the
+/// started task or the task sees the flag.
+#[test]
+fn cancel_racing_with_the_start_of_a_task_is_seen_by_its_first_wait() {
+    let rt = netpark_runtime::Runtime::builder()
+        .workers(2)
+        .build()
+        .unwrap();
+    within(LIMIT, move || {
+        for _ in 0..2000 {
+            let h = rt.spawn(|| park(WaitReason::Other, None));
+            h.cancel();
+            let err = h.join().unwrap().unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
+        }
+    });
+}

@@ -40,7 +40,7 @@ use slab::Slab;
 use crate::reactor::Poller;
 use crate::stats;
 use crate::task::context::NewTask;
-use crate::task::park::WaitReason;
+use crate::task::park::{self, WaitReason};
 use crate::task::stack::Stack;
 use crate::task::{self, JoinError, JoinHandle, Task};
 use crate::time::timers::{TimerKey, Timers};
@@ -71,8 +71,10 @@ pub(crate) enum Runnable {
 /// A message in a worker's inbox: work for its run queue, or a request the
 /// worker answers from its loop without queueing it.
 pub(crate) enum Message {
-    /// Queue this entry (a spawn or a wake from another thread).
-    Run(Runnable),
+    /// Queue this unstarted task (a spawn from another thread).
+    Spawn(NewTask),
+    /// Wake this task, which this worker owns (`task/park.rs`).
+    Wake(Arc<Task>),
     /// List this worker's tasks into the sender (`dump()`).
     Dump(Sender<String>),
 }
@@ -209,7 +211,17 @@ impl Local {
         }
     }
 
+    /// The owner's half of a wake (`park::wake_local`), counted.
+    pub(crate) fn wake(&self, task: &Task) -> bool {
+        let queued = park::wake_local(task, |key| self.push(Runnable::Resume(key)));
+        if queued {
+            self.me.counters.wakes.add(1);
+        }
+        queued
+    }
+
     /// Appends to the run queue.
+    #[inline]
     pub(crate) fn push(&self, r: Runnable) {
         let seq = self.next_seq();
         self.queue.borrow_mut().push_back((seq, r));
@@ -223,6 +235,7 @@ impl Local {
 
     /// The next task to run: `runnext`, then the older of the heads of `queue`
     /// and `stealable`.
+    #[inline]
     pub(crate) fn pop(&self) -> Option<Runnable> {
         if let Some(t) = self.runnext.take() {
             return Some(Runnable::New(t));
@@ -293,26 +306,29 @@ pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
     })
 }
 
-/// Makes a parked task runnable on its owner (called by the one `unpark`
-/// whose swap saw PARKED, which thereby holds the run permission).
-pub(crate) fn schedule(task: &Task) {
-    let owner = task.owner.load(Ordering::Acquire);
-    assert!(
-        owner != task::UNSTARTED,
-        "netpark: scheduling a task that never started"
-    );
-    let key = task.key.load(Ordering::Relaxed);
-    task.state.store(task::RUNNABLE, Ordering::Relaxed);
-    let local = with_local(|l| match l {
+/// Applies a wake to `task` if the caller runs on its owner worker
+/// (`Some(true)`); `Some(false)` when the caller is another thread, which
+/// sends the wake with [`send_wake`]; `None` when the task has not started.
+pub(crate) fn wake_here(task: &Task) -> Option<bool> {
+    // SeqCst: pairs with `JoinHandle::cancel` (task/park.rs).
+    let owner = task.owner.load(Ordering::SeqCst);
+    if owner == task::UNSTARTED {
+        return None;
+    }
+    Some(with_local(|l| match l {
         Some(l) if l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime) => {
-            l.push(Runnable::Resume(key));
+            l.wake(task);
             true
         }
         _ => false,
-    });
-    if !local {
-        task.runtime.workers[owner].send(Message::Run(Runnable::Resume(key)));
-    }
+    }))
+}
+
+/// Sends a wake to the owner of a started `task`, which applies it from its
+/// loop (task/park.rs); the caller has just set `wake_pending`.
+pub(crate) fn send_wake(task: &Arc<Task>) {
+    let owner = task.owner.load(Ordering::Relaxed);
+    task.runtime.workers[owner].send(Message::Wake(task.clone()));
 }
 
 /// Puts a finished task's header on the calling worker's free list (Go's
@@ -402,7 +418,7 @@ pub(crate) fn spawn_raw(
             }
             None => {
                 let i = shared.next_worker.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
-                shared.workers[i].send(Message::Run(Runnable::New(queued)));
+                shared.workers[i].send(Message::Spawn(queued));
             }
         }
         Ok(task)
@@ -876,4 +892,40 @@ where
 {
     let rt = Runtime::new().unwrap_or_else(|e| panic!("netpark: cannot start the runtime: {e}"));
     rt.block_on(f)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The inbox side of a wake from another thread (task/park.rs).
+
+    use super::*;
+    use crate::task::park::current_unparker;
+
+    #[test]
+    fn wakes_of_a_busy_task_from_a_thread_keep_one_message_in_flight() {
+        let rt = Runtime::builder().workers(1).build().unwrap();
+        let slot = Arc::new(Mutex::new(None));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, st2) = (slot.clone(), stop.clone());
+        // The task holds its worker, so the worker reads no message meanwhile.
+        let h = rt.spawn(move || {
+            *s2.lock() = Some(current_unparker());
+            while !st2.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+        });
+        let u = loop {
+            if let Some(u) = slot.lock().take() {
+                break u;
+            }
+            thread::yield_now();
+        };
+        for _ in 0..10_000 {
+            u.unpark();
+        }
+        let in_flight = rt.handle.shared.workers[0].inbox_rx.len();
+        stop.store(true, Ordering::SeqCst);
+        h.join().unwrap();
+        assert_eq!(in_flight, 1, "one wake message, not one per unpark");
+    }
 }

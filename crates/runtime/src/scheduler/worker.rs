@@ -177,15 +177,22 @@ impl Worker {
         }
     }
 
-    /// Moves the inbox into the run queue; answers dump requests on the way.
+    /// Moves the inbox into the run queue (spawns, and wakes of parked tasks;
+    /// a wake of a task that has not parked yet leaves NOTIFIED); answers
+    /// dump requests on the way.
     fn drain_inbox(&mut self) -> usize {
         let mut n = 0;
         while let Ok(r) = self.local.me.inbox_rx.try_recv() {
             match r {
                 Message::Dump(tx) => self.answer_dump(&tx),
-                Message::Run(r) => {
-                    self.local.push(r);
+                Message::Spawn(t) => {
+                    self.local.push(Runnable::New(t));
                     n += 1;
+                }
+                Message::Wake(t) => {
+                    // Cleared before the wake is applied (task/park.rs).
+                    t.wake_pending.swap(false, Ordering::AcqRel);
+                    n += usize::from(self.local.wake(&t));
                 }
             }
         }
@@ -256,9 +263,10 @@ impl Worker {
         let task = &tasks[key];
         task.key.store(key, Ordering::Relaxed);
         // Only the holder of the NewTask starts a task, so this is the first
-        // and only write; Release publishes `key` with it.
+        // and only write; it publishes `key` with it. SeqCst: pairs with
+        // `JoinHandle::cancel` (task/park.rs).
         debug_assert_eq!(task.owner.load(Ordering::Relaxed), task::UNSTARTED);
-        task.owner.store(self.local.me.index, Ordering::Release);
+        task.owner.store(self.local.me.index, Ordering::SeqCst);
         key
     }
 
@@ -289,8 +297,8 @@ impl Worker {
                 drop(tasks);
                 self.local.push(Runnable::Resume(key));
             }
-            // The task published PARKED itself; whoever wakes it queues it.
-            CoroutineResult::Yield(Switch::Park) => {}
+            // The task set PARKED itself; the wake that finds it queues it.
+            CoroutineResult::Yield(Switch::Park) => me.counters.parks.add(1),
             CoroutineResult::Return(()) => {
                 drop(tasks);
                 self.finish(key);

@@ -20,11 +20,12 @@
 //!   the worker that pops the entry       pops it; for a started task only the
 //!                                          owner worker ever holds an entry
 //!   the task's park token (PARKED)       the task parked (task/park.rs)
-//!   the one waker whose swap saw PARKED  it pushes one entry to the owner's queue
+//!   the owner's wake that finds PARKED   it pushes one entry to the owner's queue
+//!                                          (on the owner's thread, task/park.rs)
 //! ```
 //!
-//! Every hand-over is a move of a queue entry or an atomic swap, so two parties
-//! never hold the permission at once. A started coroutine is only ever resumed
+//! Every hand-over is a move of a queue entry or happens on the owner's
+//! thread, so two parties never hold the permission at once. A started coroutine is only ever resumed
 //! by its owner worker, on the owner's thread (it is `!Send` for that reason);
 //! an unstarted one holds only the task's `Send` closure, so it may move to the
 //! worker that starts it.

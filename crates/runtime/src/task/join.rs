@@ -334,7 +334,8 @@ impl<T> JoinHandle<T> {
     /// its own error paths. A parked task is woken at once. A task that never
     /// blocks again is not stopped.
     pub fn cancel(&self) {
-        self.task.cancelled.store(true, Ordering::Release);
+        // SeqCst: pairs with the start of a task (task/park.rs).
+        self.task.cancelled.store(true, Ordering::SeqCst);
         trace!("cancel task {}", self.task.id);
         park::unpark_task(&self.task);
     }

@@ -8,7 +8,7 @@
 //!   RUNNABLE   a worker resumes it                               RUNNING
 //!   RUNNING    the task yields                                   RUNNABLE
 //!   RUNNING    the task parks itself (park.rs)                   PARKED
-//!   PARKED     unpark schedules it (any thread)                  RUNNABLE
+//!   PARKED     a wake queues it (on the owner's thread)           RUNNABLE
 //!   RUNNING    its function returns or panics                    DONE
 //!   any        the runtime shuts down with the task unfinished   DONE (no value)
 //! ```
@@ -103,8 +103,13 @@ pub struct Task {
     pub(crate) stack_size: usize,
     /// The stack's guard page `[lo, hi)`, for the overflow handler; immutable.
     pub(crate) guard: (usize, usize),
-    /// Park token: EMPTY / NOTIFIED / PARKED; see `park.rs` for who moves it.
+    /// Park token: EMPTY / NOTIFIED / PARKED; moved only on the owner
+    /// worker's thread, with plain loads and stores (`park.rs`).
     pub(crate) park: AtomicU8,
+    /// A wake from another thread is in the owner's inbox and not yet
+    /// applied: set by that waker (swap), cleared by the owner (swap), so at
+    /// most one such message per task is in flight (`park.rs`).
+    pub(crate) wake_pending: AtomicBool,
     /// Lifecycle: RUNNABLE / RUNNING / PARKED_STATE / DONE; informational (dump).
     pub(crate) state: AtomicU8,
     /// Set by `JoinHandle::cancel`; never cleared.
@@ -147,6 +152,7 @@ impl Task {
             stack_size,
             guard,
             park: AtomicU8::new(EMPTY),
+            wake_pending: AtomicBool::new(false),
             state: AtomicU8::new(RUNNABLE),
             cancelled: AtomicBool::new(false),
             cancel_errors: AtomicU32::new(0),
@@ -177,6 +183,7 @@ impl Task {
             stack_size,
             guard,
             park,
+            wake_pending,
             state,
             cancelled,
             cancel_errors,
@@ -193,6 +200,7 @@ impl Task {
         *stack_size = new_stack_size;
         *guard = new_guard;
         *park.get_mut() = EMPTY;
+        *wake_pending.get_mut() = false;
         *state.get_mut() = RUNNABLE;
         *cancelled.get_mut() = false;
         *cancel_errors.get_mut() = 0;

@@ -10,53 +10,70 @@
 //!
 //! # The park token of a task
 //!
+//! A started task never leaves its owner worker, so its token is kept on
+//! that one thread: it is moved only by the task itself (`park`) and by
+//! [`wake_local`], which runs on the owner's thread (a task of the same
+//! worker, the worker's reactor or timers, or the worker applying a message
+//! from its inbox). Every move is a plain load and store.
+//!
 //! ```text
-//!   state      who moves it                                   to
+//!   state      who moves it (always on the owner's thread)     to
 //!   ─────────  ─────────────────────────────────────────────  ─────────────────────
-//!   EMPTY      unpark (any thread): CAS                        NOTIFIED
-//!   EMPTY      park (the task itself): CAS, then switches away PARKED
-//!   NOTIFIED   park (the task itself): swap                    EMPTY (returns at once)
-//!   NOTIFIED   unpark: CAS to the same value                   NOTIFIED (nothing to do)
-//!   PARKED     unpark: CAS                                     EMPTY, and schedules the
+//!   EMPTY      wake_local                                      NOTIFIED
+//!   EMPTY      park (the task itself), then switches away     PARKED
+//!   NOTIFIED   park (the task itself)                          EMPTY (returns at once)
+//!   NOTIFIED   wake_local                                      NOTIFIED (nothing to do)
+//!   PARKED     wake_local                                      EMPTY, and queues the
 //!                                                                task: the run
 //!                                                                permission passes
 //! ```
 //!
 //! A resumed task finds EMPTY (or NOTIFIED, from a wake after the one that
-//! scheduled it) and leaves the token alone.
+//! queued it) and leaves the token alone.
 //!
-//! **Every move is a read-modify-write, never a plain store** (a plain load
-//! may only pick which move to try; the move re-reads). A wake is a write of
-//! the waker's (the ball moved) followed by its move on the token; the woken
-//! task moves the token and then reads the waker's write. If either side
-//! moved with a plain store, or skipped its move after a plain load, the
-//! CPU's store buffer could let each side read the other's old value (the
-//! store-buffering pattern): the task consumes the token with a store still sitting in its
-//! buffer and reads the old ball, while the waker sees the old NOTIFIED and
-//! does nothing; the task parks again and nobody wakes it. A read-modify-write
-//! on both sides puts the two in one order on the token, and the later one
-//! reads what the earlier one published. (An earlier version consumed with a
-//! load and a store and lost a wake in about one run in three of 200,000 hops
-//! across workers: `no_wake_is_lost_between_tasks_on_different_workers`.)
+//! **A wake from any other thread never touches the token.** It sends the
+//! task to the owner's inbox (`Message::Wake`), and the owner applies
+//! `wake_local` when it reads the message. The owner reads its inbox only
+//! from its scheduler loop, between two tasks, so the task is not running
+//! then: it has parked (the wake queues it) or it is queued (the wake
+//! leaves NOTIFIED for its next park). The channel orders the waker's writes
+//! (the ball it moved) before the owner's read, and the owner's thread runs
+//! the task after that, so the woken task sees them.
+//!
+//! `wake_pending` keeps at most one such message per task in flight, so a
+//! thread that unparks a busy task in a loop cannot fill the inbox. A waker
+//! sends only when its swap turns the flag from false to true; the owner
+//! swaps it back to false before it applies the wake. Both are
+//! read-modify-writes on one flag: a waker whose swap found true is ordered
+//! before the owner's swap back, which therefore sees what it wrote.
 //!
 //! The interleavings, each covered by a test in `tests/park_unpark.rs`:
 //!
-//! 1. **Wake before park.** `unpark` runs before the task reaches `park`: the
-//!    token is NOTIFIED, `park` consumes it and returns without a switch.
-//! 2. **Wake during the switch.** `unpark` on another thread sees PARKED while
-//!    the task is still switching away: it queues the task in its owner's
-//!    inbox, which the owner reads only from its scheduler loop, after the
-//!    switch has finished. The wake is not lost and the task is never resumed
-//!    on its own stack.
-//! 3. **Wake after the park.** `unpark` moves PARKED→EMPTY and is the one
-//!    (and only one) that schedules the task; a later unpark before the task
-//!    runs sets NOTIFIED, which the task's next `park` consumes.
+//! 1. **Wake before park.** The wake runs before the task reaches `park`:
+//!    the token is NOTIFIED (at once on the owner's thread, or when the
+//!    owner reads the message), `park` consumes it and returns without a
+//!    switch.
+//! 2. **Wake during the switch.** A wake from another thread while the task
+//!    is still switching away is a message the owner reads only from its
+//!    loop, after the switch has finished: the wake is not lost and the task
+//!    is never resumed on its own stack.
+//! 3. **Wake after the park.** The wake finds PARKED and is the one (and only
+//!    one) that queues the task; a later wake before the task runs sets
+//!    NOTIFIED, which the task's next `park` consumes.
 //!
-//! Go needs a second phase here (`netpollblockcommit`, run by the scheduler
-//! after the switch) because a `goready` from another thread may run the
-//! goroutine on another P at once. netpark does not: only the owner worker
-//! resumes a started task, and only from its loop, so the task may publish
-//! PARKED itself, with one CAS, before it switches.
+//! Go needs compare-and-swaps here (`netpollblock`, `casgstatus`) and a
+//! second phase (`netpollblockcommit`, run by the scheduler after the
+//! switch), because a `goready` from another thread may run the goroutine on
+//! another P at once. netpark does not: only the owner worker resumes a
+//! started task, and only from its loop, so the owner's thread alone can
+//! keep the token. A wake between two tasks of one worker, the common case
+//! (a reactor event, a lock, a ping-pong), costs no atomic read-modify-write.
+//!
+//! A wake for a task that has not started is dropped: only
+//! [`JoinHandle::cancel`](super::JoinHandle::cancel) can reach one, and the
+//! task sees the cancel flag at its first wait (the flag store and the
+//! owner load in `cancel` pair with the owner store and the flag load of
+//! the starting worker, all SeqCst).
 
 use std::io;
 use std::os::fd::RawFd;
@@ -67,7 +84,7 @@ use std::time::Instant;
 
 use super::context::{self, Switch};
 use super::{Task, EMPTY, NOTIFIED, PARKED};
-use crate::{error, scheduler, stats};
+use crate::{error, scheduler};
 
 /// What a parked task is waiting for, shown by `netpark::dump()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,26 +184,31 @@ pub fn current_waiter_id() -> WaiterId {
     }
 }
 
-/// Wakes `task` (Go's `goready`): the unpark half of the protocol above.
+/// Wakes `task` (Go's `goready`): on its owner's thread at once
+/// ([`wake_local`]), from any other thread through the owner's inbox.
 pub(crate) fn unpark_task(task: &Arc<Task>) {
-    let mut seen = task.park.load(Ordering::Relaxed);
-    loop {
-        // NOTIFIED is written again rather than left alone: see "Every move
-        // is a read-modify-write" above.
-        let next = if seen == PARKED { EMPTY } else { NOTIFIED };
-        match task
-            .park
-            .compare_exchange_weak(seen, next, Ordering::AcqRel, Ordering::Relaxed)
-        {
-            Ok(_) => break,
-            Err(now) => seen = now,
-        }
+    // `wake_here`: Some(true) applied here, Some(false) another thread, None
+    // not started (see "A wake for a task that has not started" above). A
+    // waker that finds a message already in flight has nothing to send.
+    if scheduler::wake_here(task) == Some(false) && !task.wake_pending.swap(true, Ordering::AcqRel)
+    {
+        scheduler::send_wake(task);
     }
-    if seen == PARKED {
-        stats::count(|c| c.wakes.add(1));
-        trace!("wake task {}", task.id);
-        scheduler::schedule(task);
+}
+
+/// The owner's half of a wake: queues the task if it is parked, or leaves
+/// NOTIFIED for its next park. Only ever called on the owner worker's
+/// thread, with that worker's `queue` as `push`; returns whether it queued.
+pub(crate) fn wake_local(task: &Task, push: impl FnOnce(usize)) -> bool {
+    if task.park.load(Ordering::Relaxed) != PARKED {
+        task.park.store(NOTIFIED, Ordering::Relaxed);
+        return false;
     }
+    task.park.store(EMPTY, Ordering::Relaxed);
+    task.state.store(super::RUNNABLE, Ordering::Relaxed);
+    trace!("wake task {}", task.id);
+    push(task.key.load(Ordering::Relaxed));
+    true
 }
 
 /// Suspends the caller until it is unparked or `deadline` passes (Go's `gopark`).
@@ -231,9 +253,8 @@ fn park_thread(deadline: Option<Instant>) {
 fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::Result<()> {
     task.check_cancelled()?;
     if task.park.load(Ordering::Relaxed) == NOTIFIED {
-        // Interleaving 1: the wake came first. Consume it with a swap (only
-        // the task leaves NOTIFIED, so it returns NOTIFIED), never a store.
-        task.park.swap(EMPTY, Ordering::Acquire);
+        // Interleaving 1: the wake came first.
+        task.park.store(EMPTY, Ordering::Relaxed);
         return task.check_cancelled();
     }
     if deadline.is_some_and(|d| d <= Instant::now()) {
@@ -242,22 +263,12 @@ fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::
     task.set_wait(reason);
     let timer = deadline.map(|d| scheduler::add_timer(d, task));
     task.state.store(super::PARKED_STATE, Ordering::Relaxed);
-    if task
-        .park
-        .compare_exchange(EMPTY, PARKED, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        stats::count(|c| c.parks.add(1));
-        trace!("park task {} on {reason}", task.id);
-        // Resumed by the worker, which marks us RUNNING. The unpark that
-        // scheduled us left the token EMPTY, or a later one NOTIFIED for our
-        // next park: nothing to consume here.
-        context::suspend(Switch::Park);
-    } else {
-        // A wake arrived between the load above and the CAS.
-        task.state.store(super::RUNNING, Ordering::Relaxed);
-        task.park.swap(EMPTY, Ordering::Acquire);
-    }
+    task.park.store(PARKED, Ordering::Relaxed);
+    trace!("park task {} on {reason}", task.id);
+    // Resumed by the worker, which marks us RUNNING. The wake that queued us
+    // left the token EMPTY, or a later one NOTIFIED for our next park:
+    // nothing to consume here.
+    context::suspend(Switch::Park);
     if let Some(key) = timer {
         scheduler::remove_timer(key);
     }
@@ -283,7 +294,9 @@ pub fn check_cancelled() -> io::Result<()> {
 impl Task {
     /// Err(cancelled) once cancelled; unwinds after too many (see [`park`]).
     pub(crate) fn check_cancelled(&self) -> io::Result<()> {
-        if !self.cancelled.load(Ordering::Acquire) {
+        // SeqCst: pairs with `cancel` (see "A wake for a task that has not
+        // started" above).
+        if !self.cancelled.load(Ordering::SeqCst) {
             return Ok(());
         }
         const MAX_CANCEL_ERRORS: u32 = 1000;
