@@ -73,8 +73,10 @@ pub(crate) enum Runnable {
 pub(crate) enum Message {
     /// Queue this unstarted task (a spawn from another thread).
     Spawn(NewTask),
-    /// Wake this task, which this worker owns (`task/park.rs`).
-    Wake(Arc<Task>),
+    /// Wake the task with this key in this worker's task table, if it is
+    /// still the task with this id (`task/park.rs`). No reference is held:
+    /// a task that finished meanwhile is simply not found.
+    Wake { key: usize, id: u64 },
     /// List this worker's tasks into the sender (`dump()`).
     Dump(Sender<String>),
 }
@@ -326,9 +328,10 @@ pub(crate) fn wake_here(task: &Task) -> Option<bool> {
 
 /// Sends a wake to the owner of a started `task`, which applies it from its
 /// loop (task/park.rs); the caller has just set `wake_pending`.
-pub(crate) fn send_wake(task: &Arc<Task>) {
+pub(crate) fn send_wake(task: &Task) {
     let owner = task.owner.load(Ordering::Relaxed);
-    task.runtime.workers[owner].send(Message::Wake(task.clone()));
+    let (key, id) = (task.key.load(Ordering::Relaxed), task.id);
+    task.runtime.workers[owner].send(Message::Wake { key, id });
 }
 
 /// Puts a finished task's header on the calling worker's free list (Go's

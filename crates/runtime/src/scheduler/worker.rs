@@ -189,10 +189,15 @@ impl Worker {
                     self.local.push(Runnable::New(t));
                     n += 1;
                 }
-                Message::Wake(t) => {
-                    // Cleared before the wake is applied (task/park.rs).
-                    t.wake_pending.swap(false, Ordering::AcqRel);
-                    n += usize::from(self.local.wake(&t));
+                Message::Wake { key, id } => {
+                    let tasks = self.local.tasks.borrow();
+                    // A task that finished since is not found (its header may
+                    // even be a new task's by now, with another id).
+                    if let Some(t) = tasks.get(key).filter(|t| t.id == id) {
+                        // Cleared before the wake is applied (task/park.rs).
+                        t.wake_pending.swap(false, Ordering::AcqRel);
+                        n += usize::from(self.local.wake(t));
+                    }
                 }
             }
         }

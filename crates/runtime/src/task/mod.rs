@@ -108,7 +108,8 @@ pub struct Task {
     pub(crate) park: AtomicU8,
     /// A wake from another thread is in the owner's inbox and not yet
     /// applied: set by that waker (swap), cleared by the owner (swap), so at
-    /// most one such message per task is in flight (`park.rs`).
+    /// most one such message per task is in flight (`park.rs`). Reset when
+    /// the header is reused: a message for a finished task is dropped unread.
     pub(crate) wake_pending: AtomicBool,
     /// Lifecycle: RUNNABLE / RUNNING / PARKED_STATE / DONE; informational (dump).
     pub(crate) state: AtomicU8,

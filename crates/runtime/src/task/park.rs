@@ -32,8 +32,10 @@
 //! queued it) and leaves the token alone.
 //!
 //! **A wake from any other thread never touches the token.** It sends the
-//! task to the owner's inbox (`Message::Wake`), and the owner applies
-//! `wake_local` when it reads the message. The owner reads its inbox only
+//! task's key and id to the owner's inbox (`Message::Wake`), and the owner
+//! applies `wake_local` when it reads the message, if the task with that key
+//! in its table still has that id (a task that finished meanwhile needs no
+//! wake; the message holds no reference to it). The owner reads its inbox only
 //! from its scheduler loop, between two tasks, so the task is not running
 //! then: it has parked (the wake queues it) or it is queued (the wake
 //! leaves NOTIFIED for its next park). The channel orders the waker's writes
