@@ -25,7 +25,7 @@ pub mod token;
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -52,6 +52,11 @@ pub struct Poller {
     /// Cleared when the owning worker exits; fds registered here then re-register
     /// elsewhere at their next wait.
     alive: AtomicBool,
+    /// How many fds are registered here: counted when `epoll_ctl(ADD)`
+    /// succeeds, uncounted when `close` deletes one. Read by the owning
+    /// worker to skip polls that could only find its eventfd; an over-count
+    /// (an fd the kernel dropped on its own) only costs a poll.
+    registered: AtomicUsize,
     /// For trace lines.
     id: u64,
 }
@@ -85,6 +90,7 @@ impl Poller {
             waker,
             woken: AtomicBool::new(false),
             alive: AtomicBool::new(true),
+            registered: AtomicUsize::new(0),
             id: NEXT_POLLER_ID.fetch_add(1, Ordering::Relaxed),
         }))
     }
@@ -110,12 +116,24 @@ impl Poller {
     fn register(&self, fd: RawFd, token: Token) -> io::Result<()> {
         match self.epoll.add(fd, token.0) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
-            other => other,
+            Err(e) => Err(e),
+            Ok(()) => {
+                self.registered.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
         }
     }
 
     fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        self.epoll.delete(fd)
+        self.epoll.delete(fd)?;
+        self.registered.fetch_sub(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether any fd is registered here (Go's `netpollAnyWaiters`, coarser:
+    /// an fd nobody waits on still counts).
+    pub(crate) fn has_fds(&self) -> bool {
+        self.registered.load(Ordering::Relaxed) > 0
     }
 
     /// Interrupts a blocked [`poll`](Self::poll) from any thread (Go's `netpollBreak`).

@@ -20,6 +20,7 @@
 //! eventfd write if the owner sleeps in `epoll_wait`.
 
 mod monitor;
+mod run_queue;
 mod worker;
 
 use std::cell::{Cell, RefCell};
@@ -171,7 +172,7 @@ pub(crate) struct Local {
     runnext: Cell<Option<NewTask>>,
     /// Runnable tasks with their sequence numbers, FIFO. Together with
     /// `stealable`, ordered by sequence, it forms one FIFO run queue.
-    queue: RefCell<VecDeque<(u64, Runnable)>>,
+    queue: RefCell<run_queue::RunQueue>,
     /// Next sequence number for `queue` and `stealable`.
     seq: Cell<u64>,
     /// Sleeps and deadlines of this worker's tasks.
@@ -223,10 +224,10 @@ impl Local {
     }
 
     /// Appends to the run queue.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&self, r: Runnable) {
         let seq = self.next_seq();
-        self.queue.borrow_mut().push_back((seq, r));
+        self.queue.borrow_mut().push(seq, r);
     }
 
     /// Appends an unstarted task where idle peers can steal it.
@@ -245,8 +246,8 @@ impl Local {
         let mut q = self.queue.borrow_mut();
         if self.me.stealable_len.load(Ordering::Acquire) > 0 {
             let mut st = self.me.stealable.lock();
-            let older = match (q.front(), st.front()) {
-                (Some((a, _)), Some((b, _))) => b < a,
+            let older = match (q.front_seq(), st.front()) {
+                (Some(a), Some((b, _))) => *b < a,
                 (None, Some(_)) => true,
                 _ => false,
             };
@@ -256,7 +257,7 @@ impl Local {
                 return Some(Runnable::New(t));
             }
         }
-        q.pop_front().map(|(_, r)| r)
+        q.pop()
     }
 }
 
@@ -524,10 +525,8 @@ impl Local {
             write_task(out, t);
         }
         self.runnext.set(next);
-        for (_, r) in self.queue.borrow().iter() {
-            if let Runnable::New(t) = r {
-                write_task(out, t);
-            }
+        for t in self.queue.borrow().unstarted() {
+            write_task(out, t);
         }
         for (_, t) in self.me.stealable.lock().iter() {
             write_task(out, t);

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! loop:
-//!   every 61st turn: poll the network without blocking, fire timers, read the
-//!                    inbox, and run an older stealable spawn first (fairness)
+//!   every 61st turn: poll the network without blocking (if any fd is
+//!                    registered), fire timers, read the inbox, and run an
+//!                    older stealable spawn first (fairness)
 //!   runnext → queue → inbox → expired timers → own stealable → peers' stealable
 //!   nothing, fed by the inbox lately and a peer is busy: spin a few µs
 //!                    watching the inbox and the peers' stealable queues
@@ -81,7 +82,12 @@ impl Worker {
             }
             self.tick += 1;
             if self.tick.is_multiple_of(FAIRNESS_TICK) {
-                self.poll(Some(Duration::ZERO));
+                // With no fd registered, epoll could only report the eventfd,
+                // which an awake worker does not need: skip the syscall (Go's
+                // findRunnable polls only if netpollAnyWaiters()).
+                if self.local.me.poller.has_fds() {
+                    self.poll(Some(Duration::ZERO));
+                }
                 self.fire_timers();
                 self.drain_inbox();
                 if let Some(t) = me.pop_stealable() {
