@@ -129,20 +129,31 @@ fn yield_switch(n: usize) -> (f64, f64, f64) {
     (np, tk, th)
 }
 
+/// Where the two players of a netpark ping-pong run.
+#[derive(Clone, Copy, PartialEq)]
+enum Players {
+    /// A runtime of one worker.
+    OneWorker,
+    /// Two workers; the players start from a plain thread, so round-robin
+    /// puts them on different workers and every wake crosses threads.
+    Apart,
+    /// Two workers; a task spawns both with `task::Builder::same_worker`.
+    Together,
+}
+
 /// Two netpark tasks hand a ball back and forth: one park and one wake per hop.
-/// `cross`: the players start from a plain thread, so round-robin puts them on
-/// different workers and every wake crosses threads (inbox + eventfd).
-fn netpark_ping_pong(n: usize, cross: bool) -> f64 {
-    let rt = netpark_rt(if cross { 2 } else { 1 });
+fn netpark_ping_pong(n: usize, players: Players) -> f64 {
+    let rt = netpark_rt(if players == Players::OneWorker { 1 } else { 2 });
+    let cross = players == Players::Apart;
     best(n, || {
         let ball = Arc::new(AtomicUsize::new(0));
         let units: Arc<Mutex<[Option<netpark::Unparker>; 2]>> = Arc::new(Mutex::new([None, None]));
         let ready = Arc::new(AtomicUsize::new(0));
         let t = Instant::now();
-        let players: Vec<_> = (0..2)
+        let bodies: Vec<_> = (0..2)
             .map(|me| {
                 let (ball, units, ready) = (ball.clone(), units.clone(), ready.clone());
-                rt.spawn(move || {
+                move || {
                     units.lock().unwrap()[me] = Some(netpark::current_unparker());
                     ready.fetch_add(1, Ordering::SeqCst);
                     while ready.load(Ordering::SeqCst) < 2 {
@@ -162,10 +173,25 @@ fn netpark_ping_pong(n: usize, cross: bool) -> f64 {
                             netpark::park(netpark::WaitReason::Other, None).unwrap();
                         }
                     }
-                })
+                }
             })
             .collect();
-        let threads: Vec<_> = players.into_iter().map(|p| p.join().unwrap()).collect();
+        let handles: Vec<_> = match players {
+            // One task spawns both, so both start on its worker.
+            Players::Together => rt.block_on(move || {
+                bodies
+                    .into_iter()
+                    .map(|b| {
+                        netpark::task::Builder::new()
+                            .same_worker()
+                            .spawn(b)
+                            .unwrap()
+                    })
+                    .collect()
+            }),
+            _ => bodies.into_iter().map(|b| rt.spawn(b)).collect(),
+        };
+        let threads: Vec<_> = handles.into_iter().map(|p| p.join().unwrap()).collect();
         assert_eq!(
             threads[0] != threads[1],
             cross,
@@ -271,7 +297,7 @@ fn main() {
     // One worker each: against tokio's current_thread scheduler (its fastest)
     // and its multi-thread scheduler given one worker (the shape the issue
     // names), both tasks on the one thread in every case.
-    let np = netpark_ping_pong(200_000, false);
+    let np = netpark_ping_pong(200_000, Players::OneWorker);
     let same = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -287,11 +313,21 @@ fn main() {
         tokio_ping_pong(200_000, &tokio_rt(1)),
         None,
     );
+    // Two workers each, tokio's default here. tokio keeps both tasks on one
+    // thread (a woken task runs on its waker's); a netpark task never moves
+    // once started, so where it starts decides.
     let multi = tokio_rt(2);
+    let tk = tokio_ping_pong(200_000, &multi);
     row(
-        "ping-pong, two workers (hop)",
-        netpark_ping_pong(20_000, true),
-        tokio_ping_pong(20_000, &multi),
+        "ping-pong, two workers, together",
+        netpark_ping_pong(200_000, Players::Together),
+        tk,
+        None,
+    );
+    row(
+        "ping-pong, two workers, apart",
+        netpark_ping_pong(20_000, Players::Apart),
+        tk,
         Some(thread_ping_pong(20_000)),
     );
     let (np, tk) = sleeps(100_000, Duration::ZERO);

@@ -440,3 +440,30 @@ fn idle_workers_steal_a_burst_of_spawns() {
     });
     assert_eq!(threads.len(), 2, "both workers ran tasks of the burst");
 }
+
+/// The same burst as above, spawned with `same_worker`: every task runs on
+/// the spawner's thread, although the other worker is idle and would steal.
+#[test]
+fn same_worker_tasks_run_on_the_spawners_worker_even_when_a_peer_is_idle() {
+    let (me, threads) = with_runtime(2, LIMIT, || {
+        let hs: Vec<_> = (0..200)
+            .map(|_| {
+                task::Builder::new()
+                    .same_worker()
+                    .spawn(|| {
+                        std::thread::sleep(Duration::from_micros(200));
+                        // Parks and wakes keep it there too.
+                        rt::sleep(Duration::from_micros(50)).unwrap();
+                        std::thread::current().id()
+                    })
+                    .unwrap()
+            })
+            .collect();
+        let threads = hs
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<std::collections::HashSet<_>>();
+        (std::thread::current().id(), threads)
+    });
+    assert_eq!(threads.into_iter().collect::<Vec<_>>(), vec![me]);
+}

@@ -13,7 +13,9 @@
 //! A spawn from a worker goes to `runnext` (run as soon as the spawner blocks, as
 //! Go and tokio do), pushing the previous `runnext` to `stealable` and waking an
 //! idle peer to steal it, so an accept loop that spawns a burst spreads the
-//! burst over every worker. Started tasks never move.
+//! burst over every worker. Started tasks never move. A spawn with
+//! `task::Builder::same_worker` goes to the back of `queue` instead, where no
+//! peer steals it: tasks that wake each other constantly stay on one thread.
 //!
 //! **Architecture Invariant:** a started task is only ever resumed by its owner
 //! worker. A wake from another thread is a message in the owner's inbox plus an
@@ -366,13 +368,15 @@ pub(crate) fn remove_timer(key: TimerKey) {
 }
 
 /// Spawns a task on `runtime`, or on the calling worker's runtime for `None`
-/// (the engine of every spawn function). `make` builds the task header around
+/// (the engine of every spawn function); with `same_worker`, at the back of
+/// the calling worker's queue, where no peer steals it. `make` builds the task header around
 /// a stack from the worker's pool, reusing a header from its free list when it
 /// has one. One thread-local lookup, no lock.
 pub(crate) fn spawn_raw(
     runtime: Option<&Arc<RuntimeShared>>,
     name: Option<String>,
     stack_size: Option<usize>,
+    same_worker: bool,
     make: impl FnOnce(&Arc<RuntimeShared>, Option<Arc<Task>>, Option<String>, Stack) -> Arc<Task>,
 ) -> io::Result<Arc<Task>> {
     with_local(|l| {
@@ -413,6 +417,7 @@ pub(crate) fn spawn_raw(
         stats::count(|c| c.tasks_spawned.add(1));
         trace!("spawn task {} ({:?})", task.id, task.name);
         match local {
+            Some(l) if same_worker => l.push(Runnable::New(queued)),
             Some(l) => {
                 let displaced = l.runnext.replace(Some(queued));
                 if let Some(old) = displaced {
