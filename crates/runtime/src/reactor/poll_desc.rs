@@ -3,9 +3,11 @@
 //! # The waiter slot (Go's `rg` / `wg`)
 //!
 //! Each direction has one slot. Its waiter list is guarded by the
-//! descriptor's lock; its `ready` bit lives in an atomic word beside the lock
-//! (`PollDesc::flags`), so that `prepare`, which runs before every syscall,
-//! takes no lock (Go's `pollReset` is one atomic store too):
+//! descriptor's lock; its `ready` flag is an atomic beside the lock
+//! (`PollDesc::ready`), so that `prepare`, which runs before every syscall,
+//! takes no lock (Go's `pollReset` is one atomic store too). Each direction
+//! has its own flag, so every move of it is a plain load or store, never a
+//! read-modify-write:
 //!
 //! ```text
 //!              notify (reactor: event)                wait() sees ready
@@ -47,7 +49,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -69,12 +71,11 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// This direction's `ready` bit in `PollDesc::flags`: an event arrived
-    /// that no waiter has consumed yet (Go's `pdReady`).
-    fn ready_bit(self) -> u8 {
+    /// This direction's index in `PollDesc::ready`.
+    fn index(self) -> usize {
         match self {
-            Mode::Read => READ_READY,
-            Mode::Write => WRITE_READY,
+            Mode::Read => 0,
+            Mode::Write => 1,
         }
     }
 
@@ -87,10 +88,6 @@ impl Mode {
     }
 }
 
-/// `PollDesc::flags`: the read direction's `ready` (see the module docs).
-const READ_READY: u8 = 1;
-/// `PollDesc::flags`: the write direction's `ready`.
-const WRITE_READY: u8 = 1 << 1;
 /// `PollDesc::flags`: `evict` has run; set under the lock, never cleared (Go's `closing`).
 const CLOSING: u8 = 1 << 2;
 /// `PollDesc::flags`: a read deadline is set (mirrors `State::read_deadline`).
@@ -183,11 +180,14 @@ pub struct PollDesc {
     token: Token,
     /// Waiters, deadlines and registration; see [`State`].
     state: Mutex<State>,
-    /// The two `ready` bits, `CLOSING`, and mirrors of whether each deadline
-    /// is set, so `prepare` can skip the lock. Set by notify (ready) and by
-    /// evict, close and set_deadline under the lock; ready is cleared by wait
-    /// under the lock and by prepare without it.
+    /// `CLOSING` and mirrors of whether each deadline is set, so `prepare`
+    /// can skip the lock. Set by evict, close and set_deadline under the lock.
     flags: AtomicU8,
+    /// Each direction's `ready` (by `Mode::index`): an event arrived that no
+    /// waiter has consumed yet (Go's `pdReady`). Set by notify and cleared by
+    /// wait, under the lock; cleared by prepare without it. Plain loads and
+    /// stores: only prepare writes without the lock, and it only clears.
+    ready: [AtomicBool; 2],
 }
 
 impl PollDesc {
@@ -197,6 +197,7 @@ impl PollDesc {
             token,
             state: Mutex::new(State::default()),
             flags: AtomicU8::new(0),
+            ready: [AtomicBool::new(false), AtomicBool::new(false)],
         }
     }
 
@@ -237,8 +238,9 @@ impl PollDesc {
         if flags & mode.deadline_bit() != 0 {
             self.state.lock().check_deadline(mode, None)?;
         }
-        if flags & mode.ready_bit() != 0 {
-            self.flags.fetch_and(!mode.ready_bit(), Ordering::AcqRel);
+        let ready = &self.ready[mode.index()];
+        if ready.load(Ordering::Acquire) {
+            ready.store(false, Ordering::Release);
         }
         Ok(())
     }
@@ -251,11 +253,15 @@ impl PollDesc {
         st.check_deadline(mode, op)
     }
 
-    /// Consumes `mode`'s `ready`; returns whether it was set. Under the lock.
+    /// Consumes `mode`'s `ready`; returns whether it was set. Under the lock,
+    /// so no notify sets it meanwhile; a prepare clearing it meanwhile only
+    /// makes the caller retry its syscall once more.
     fn take_ready(&self, _st: &State, mode: Mode) -> bool {
-        let bit = mode.ready_bit();
-        self.flags.load(Ordering::Acquire) & bit != 0
-            && self.flags.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+        let ready = &self.ready[mode.index()];
+        ready.load(Ordering::Acquire) && {
+            ready.store(false, Ordering::Release);
+            true
+        }
     }
 
     /// Parks the caller until `mode` may be ready (Go's `poll_runtime_pollWait`).
@@ -400,17 +406,22 @@ impl PollDesc {
         if ev.read_closed {
             st.read_closed = true;
         }
-        let mut ready = 0;
         if ev.readable {
-            ready |= READ_READY;
+            self.set_ready(Mode::Read);
             out.append(&mut st.read.waiters);
         }
         if ev.writable {
-            ready |= WRITE_READY;
+            self.set_ready(Mode::Write);
             out.append(&mut st.write.waiters);
         }
-        if ready != 0 {
-            self.flags.fetch_or(ready, Ordering::AcqRel);
+    }
+
+    /// Sets `mode`'s `ready`; under the lock. Stores only when it is clear:
+    /// every event on a socket with room to write says "writable" again.
+    fn set_ready(&self, mode: Mode) {
+        let ready = &self.ready[mode.index()];
+        if !ready.load(Ordering::Relaxed) {
+            ready.store(true, Ordering::Release);
         }
     }
 
@@ -485,9 +496,8 @@ mod tests {
         pd.notify(&event(true, false, false), &mut woken);
         assert!(woken.is_empty(), "nobody was waiting");
         pd.wait(Mode::Read).unwrap();
-        assert_eq!(
-            pd.flags.load(Ordering::Relaxed) & READ_READY,
-            0,
+        assert!(
+            !pd.ready[Mode::Read.index()].load(Ordering::Relaxed),
             "ready was consumed"
         );
     }
@@ -497,10 +507,9 @@ mod tests {
         let pd = pd();
         pd.notify(&event(true, true, false), &mut Vec::new());
         pd.prepare(Mode::Read).unwrap();
-        assert_eq!(pd.flags.load(Ordering::Relaxed) & READ_READY, 0);
-        assert_ne!(
-            pd.flags.load(Ordering::Relaxed) & WRITE_READY,
-            0,
+        assert!(!pd.ready[Mode::Read.index()].load(Ordering::Relaxed));
+        assert!(
+            pd.ready[Mode::Write.index()].load(Ordering::Relaxed),
             "the other direction is untouched"
         );
     }
