@@ -311,22 +311,23 @@ pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
     })
 }
 
-/// Applies a wake to `task` if the caller runs on its owner worker
-/// (`Some(true)`); `Some(false)` when the caller is another thread, which
-/// sends the wake with [`send_wake`]; `None` when the task has not started.
-pub(crate) fn wake_here(task: &Task) -> Option<bool> {
+/// Applies a wake to `task` where the caller stands, if it can: `true` when
+/// the caller runs on the task's owner worker (applied) or the task has not
+/// started (nothing to wake, task/park.rs); `false` when the wake must go to
+/// the owner's inbox ([`send_wake`]).
+pub(crate) fn wake_here(task: &Task) -> bool {
     // SeqCst: pairs with `JoinHandle::cancel` (task/park.rs).
     let owner = task.owner.load(Ordering::SeqCst);
     if owner == task::UNSTARTED {
-        return None;
+        return true;
     }
-    Some(with_local(|l| match l {
+    with_local(|l| match l {
         Some(l) if l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime) => {
             l.wake(task);
             true
         }
         _ => false,
-    }))
+    })
 }
 
 /// Sends a wake to the owner of a started `task`, which applies it from its

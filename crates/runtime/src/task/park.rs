@@ -188,12 +188,9 @@ pub fn current_waiter_id() -> WaiterId {
 
 /// Wakes `task` (Go's `goready`): on its owner's thread at once
 /// ([`wake_local`]), from any other thread through the owner's inbox.
-pub(crate) fn unpark_task(task: &Arc<Task>) {
-    // `wake_here`: Some(true) applied here, Some(false) another thread, None
-    // not started (see "A wake for a task that has not started" above). A
-    // waker that finds a message already in flight has nothing to send.
-    if scheduler::wake_here(task) == Some(false) && !task.wake_pending.swap(true, Ordering::AcqRel)
-    {
+pub(crate) fn unpark_task(task: &Task) {
+    // A waker that finds a message already in flight has nothing to send.
+    if !scheduler::wake_here(task) && !task.wake_pending.swap(true, Ordering::AcqRel) {
         scheduler::send_wake(task);
     }
 }
