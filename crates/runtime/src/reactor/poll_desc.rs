@@ -326,6 +326,9 @@ impl PollDesc {
             };
             drop(st);
             let parked = park::park(reason, deadline);
+            if parked.is_ok() && self.woken_by_notify(mode) {
+                return Ok(());
+            }
             st = self.state.lock();
             if let Err(e) = parked {
                 st.slot(mode).remove(me);
@@ -333,6 +336,24 @@ impl PollDesc {
             }
             waited = true;
         }
+    }
+
+    /// The lock-free way out of a wait after a park: `ready` is set, and
+    /// neither `CLOSING` nor a deadline asks for the lock. A waiter joins the
+    /// list under the lock right after finding `ready` clear, and only notify
+    /// sets it, under the lock, as it takes every waiter out: so a set
+    /// `ready` means notify took us, and there is no entry of ours to remove.
+    /// It is consumed with a plain store, as `prepare` clears it: an event it
+    /// hides came before the syscall the caller retries now, which sees it.
+    fn woken_by_notify(&self, mode: Mode) -> bool {
+        let ready = &self.ready[mode.index()];
+        if self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) != 0
+            || !ready.load(Ordering::Acquire)
+        {
+            return false;
+        }
+        ready.store(false, Ordering::Release);
+        true
     }
 
     /// Adds the fd to the caller's poller unless it sits in a live one already.
