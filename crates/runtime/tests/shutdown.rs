@@ -154,3 +154,50 @@ fn joiners_of_tasks_that_never_started_are_told_at_shutdown() {
         );
     });
 }
+
+/// Threads keep waking parked tasks (each wake a message to the owner's
+/// inbox) while the runtime shuts down: shutdown neither hangs nor crashes,
+/// and the wakes that arrive after it are dropped.
+#[test]
+fn wakes_from_threads_racing_with_shutdown_are_dropped_cleanly() {
+    let _s = serial();
+    within(LIMIT, || {
+        for _ in 0..20 {
+            let rt = Runtime::builder().workers(2).build().unwrap();
+            let unparkers = Arc::new(Mutex::new(Vec::new()));
+            for _ in 0..8 {
+                let u = unparkers.clone();
+                rt.spawn(move || {
+                    u.lock().unwrap().push(rt::current_unparker());
+                    loop {
+                        if rt::park(rt::WaitReason::Other, None).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            while unparkers.lock().unwrap().len() < 8 {
+                std::thread::yield_now();
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            let wakers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (u, stop) = (unparkers.lock().unwrap().clone(), stop.clone());
+                    std::thread::spawn(move || {
+                        while !stop.load(Ordering::SeqCst) {
+                            u.iter().for_each(|u| u.unpark());
+                        }
+                        // A few more after the runtime is gone.
+                        u.iter().for_each(|u| u.unpark());
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(5));
+            rt.shutdown();
+            stop.store(true, Ordering::SeqCst);
+            for w in wakers {
+                w.join().unwrap();
+            }
+        }
+    });
+}
