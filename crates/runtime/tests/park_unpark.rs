@@ -242,3 +242,109 @@ fn cancel_racing_with_the_start_of_a_task_is_seen_by_its_first_wait() {
         }
     });
 }
+
+/// Tickets passed among tasks on two workers, each pass a wake (local or a
+/// message to the other worker), while a plain thread wakes tasks for nothing
+/// (spurious wakes, more messages): a task that holds a ticket must always
+/// get to run. A wake lost on any path strands its holder, which the watcher
+/// notices (it caught wake messages dropped on purpose).
+#[test]
+fn tickets_passed_among_tasks_and_a_thread_never_strand_a_holder() {
+    const N: usize = 32;
+    const RUN: Duration = Duration::from_millis(2500);
+    const STALL: Duration = Duration::from_secs(1);
+    let rt = netpark_runtime::Runtime::builder()
+        .workers(2)
+        .build()
+        .unwrap();
+    let tickets: Arc<Vec<AtomicUsize>> = Arc::new(
+        (0..N)
+            .map(|i| AtomicUsize::new(usize::from(i % 8 == 0)))
+            .collect(),
+    );
+    let progress: Arc<Vec<AtomicUsize>> = Arc::new((0..N).map(|_| AtomicUsize::new(0)).collect());
+    let units: Arc<Mutex<Vec<Option<Unparker>>>> = Arc::new(Mutex::new(vec![None; N]));
+    let all_in =
+        |units: &Mutex<Vec<Option<Unparker>>>| units.lock().unwrap().iter().all(Option::is_some);
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..N)
+        .map(|me| {
+            let (tickets, progress, units, stop) = (
+                tickets.clone(),
+                progress.clone(),
+                units.clone(),
+                stop.clone(),
+            );
+            rt.spawn(move || {
+                units.lock().unwrap()[me] = Some(current_unparker());
+                while !all_in(&units) {
+                    yield_now();
+                }
+                let us: Vec<Unparker> = units.lock().unwrap().iter().flatten().cloned().collect();
+                let mut rng = (me as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                while !stop.load(Ordering::SeqCst) {
+                    if tickets[me].load(Ordering::SeqCst) == 0 {
+                        // The deadline, past STALL, only lets a stranded
+                        // task end after the test has failed.
+                        park(WaitReason::Other, Some(Instant::now() + 2 * STALL)).unwrap();
+                        continue;
+                    }
+                    tickets[me].fetch_sub(1, Ordering::SeqCst);
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let to = (rng % N as u64) as usize;
+                    tickets[to].fetch_add(1, Ordering::SeqCst);
+                    progress[me].fetch_add(1, Ordering::Relaxed);
+                    us[to].unpark();
+                    // One pass per turn, so every holder's turn comes soon.
+                    yield_now();
+                }
+            })
+        })
+        .collect();
+    while !all_in(&units) {
+        std::thread::yield_now();
+    }
+    let all: Vec<Unparker> = units.lock().unwrap().iter().flatten().cloned().collect();
+    let spurious = {
+        let (stop, all) = (stop.clone(), all.clone());
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                all[i % N].unpark();
+                i += 1;
+                if i % 64 == 0 {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        })
+    };
+    let start = Instant::now();
+    let mut last = vec![(0, Instant::now()); N];
+    let mut stranded = None;
+    while start.elapsed() < RUN && stranded.is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+        for (i, seen) in last.iter_mut().enumerate() {
+            let p = progress[i].load(Ordering::Relaxed);
+            if tickets[i].load(Ordering::SeqCst) == 0 || p != seen.0 {
+                *seen = (p, Instant::now());
+            }
+            if seen.1.elapsed() >= STALL {
+                stranded = Some(i);
+            }
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    for u in &all {
+        u.unpark();
+    }
+    spurious.join().unwrap();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(
+        stranded, None,
+        "a task held a ticket and did not run for {STALL:?}"
+    );
+}
