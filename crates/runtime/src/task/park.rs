@@ -12,7 +12,7 @@
 //!
 //! A started task never leaves its owner worker, so its token is kept on
 //! that one thread: it is moved only by the task itself (`park`) and by
-//! [`wake_local`], which runs on the owner's thread (a task of the same
+//! `wake_local`, which runs on the owner's thread (a task of the same
 //! worker, the worker's reactor or timers, or the worker applying a message
 //! from its inbox). Every move is a plain load and store.
 //!
