@@ -10,7 +10,7 @@
 //! | Go | netpark |
 //! |---|---|
 //! | `net.Listen("tcp", ":0")` | [`listen`]`("tcp", ":0")`, [`TcpListener::bind`], [`ListenConfig`] |
-//! | `net.Dial("tcp", addr)` | [`dial`]`("tcp", addr)`, [`TcpStream::connect`], [`Dialer`] |
+//! | `net.Dial("tcp", addr)` | [`dial()`]`("tcp", addr)`, [`TcpStream::connect`], [`Dialer`] |
 //! | `Listener.Accept` | [`TcpListener::accept`], [`Listener::accept`] |
 //! | `Conn.Read` / `Write` / `Close` | [`TcpStream::read`] / [`write_all`](TcpStream::write_all) (whole, never interleaved with another task's write) / [`close`](TcpStream::close), `std::io::{Read, Write}` |
 //! | `SetDeadline`, `SetReadDeadline`, … | [`TcpStream::set_deadline`], … (`Option<Instant>`; `None` is Go's zero time) |
