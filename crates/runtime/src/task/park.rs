@@ -51,10 +51,12 @@
 //!
 //! The interleavings, each covered by a test in `tests/park_unpark.rs`:
 //!
-//! 1. **Wake before park.** The wake runs before the task reaches `park`:
-//!    the token is NOTIFIED (at once on the owner's thread, or when the
-//!    owner reads the message), `park` consumes it and returns without a
-//!    switch.
+//! 1. **Wake before park.** A wake made on the owner's thread before the
+//!    task reaches `park` leaves NOTIFIED; `park` consumes it and returns
+//!    without a switch. A wake from another thread reaches the token only
+//!    between tasks: if the task is queued then, it leaves NOTIFIED the same
+//!    way; if the task was running, the message waits until the task has
+//!    parked and then queues it (interleaving 3), one switch later.
 //! 2. **Wake during the switch.** A wake from another thread while the task
 //!    is still switching away is a message the owner reads only from its
 //!    loop, after the switch has finished: the wake is not lost and the task
