@@ -10,6 +10,10 @@
 //!   [`sleep`], [`yield_now`], [`dump`], [`stats`], the [`task`] module, and
 //!   [`sync::Mutex`], a lock whose waiters park instead of blocking a worker;
 //! - [`netpark_net`] as [`net`]: `net::listen`, `net::dial`, `TcpStream`, …
+//! - [`netpark_net::io`] as [`io`]: Go's `io` toolkit (`io::copy`,
+//!   `copy_n`, `copy_buffer`, `read_full`, `read_at_least`, `pipe`,
+//!   `os_pipe`), zero-copy (`splice`, `sendfile`, `copy_file_range`) when
+//!   both ends are kernel objects; `stats().copy` says which path ran.
 //!
 //! ```
 //! use std::io::Read;
@@ -38,4 +42,5 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub use netpark_net as net;
+pub use netpark_net::io;
 pub use netpark_runtime::*;

@@ -135,15 +135,27 @@ pub(crate) fn unknown_network(net: &str) -> io::Error {
 /// assert_eq!(netpark_net::os_error(&e), Some(libc::ECONNREFUSED));
 /// ```
 pub fn os_error(err: &io::Error) -> Option<i32> {
-    if let Some(code) = err.raw_os_error() {
-        return Some(code);
+    let mut cur = err;
+    loop {
+        if let Some(code) = cur.raw_os_error() {
+            return Some(code);
+        }
+        let payload = cur.get_ref()?;
+        cur = if let Some(op) = payload.downcast_ref::<OpError>() {
+            &op.err
+        } else {
+            &payload.downcast_ref::<crate::io::Partial>()?.err
+        };
     }
-    err.get_ref()?.downcast_ref::<OpError>()?.raw_os_error()
 }
 
 /// The [`OpError`] inside `err`, if it is one.
 pub fn op_error_of(err: &io::Error) -> Option<&OpError> {
-    err.get_ref()?.downcast_ref::<OpError>()
+    let payload = err.get_ref()?;
+    match payload.downcast_ref::<crate::io::Partial>() {
+        Some(p) => op_error_of(&p.err),
+        None => payload.downcast_ref::<OpError>(),
+    }
 }
 
 pub use netpark_runtime::error::{is_cancelled, is_closed, is_timeout, ErrClosed, ErrTimeout};

@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use netpark_runtime::sync::RawMutex;
+use netpark_runtime::sync::{RawMutex, RawMutexGuard};
 use netpark_runtime::{error, Mode, PollDesc};
 use parking_lot::Mutex;
 
@@ -132,6 +132,24 @@ impl NetFd {
     /// The fd number (valid while the `NetFd` is open).
     pub fn raw(&self) -> RawFd {
         self.fd
+    }
+
+    /// Whether the fd is a socket (`false`: a pipe or another pollable fd).
+    pub fn is_socket(&self) -> bool {
+        self.is_socket
+    }
+
+    /// Takes the write lock (see "The write lock" above) for a write made of
+    /// many syscalls that is not [`write_all`](Self::write_all): a zero-copy
+    /// copy into this fd holds it from its first `splice`/`sendfile` to its
+    /// last (Go's `dstFD.writeLock()` in `splice` and `sendFile`), then calls
+    /// [`io`](Self::io) with [`Mode::Write`] for each syscall.
+    ///
+    /// # Errors
+    ///
+    /// [`error::cancelled`] when the task is cancelled while queued.
+    pub fn lock_write(&self) -> io::Result<RawMutexGuard<'_>> {
+        self.write_lock.lock()
     }
 
     fn incref(&self) -> io::Result<Ref<'_>> {

@@ -55,6 +55,7 @@ mod conn;
 mod dial;
 mod error;
 pub mod fd;
+pub mod io;
 mod sys;
 mod tcp;
 mod udp;

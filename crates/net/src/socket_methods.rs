@@ -240,3 +240,40 @@ macro_rules! impl_stream_methods {
         }
     };
 }
+
+/// Implements Go's `ReaderFrom` / `WriterTo` pair on a stream type: the
+/// zero-copy [`crate::io::copy`] with the stream on one side.
+macro_rules! impl_copy_methods {
+    ($t:ty) => {
+        impl $t {
+            /// Copies `src` into this stream until `src` ends (Go's
+            /// `ReadFrom`): `splice` from a socket or pipe, `sendfile` from a
+            /// file, the buffer loop from anything else. Same as
+            /// `netpark_net::io::copy(&mut &*self, src)`.
+            ///
+            /// # Errors
+            ///
+            /// As [`crate::io::copy`]: the first error, with the bytes
+            /// written before it ([`crate::io::done_before`]).
+            pub fn read_from<R: std::io::Read + ?Sized>(
+                &self,
+                src: &mut R,
+            ) -> std::io::Result<u64> {
+                crate::io::copy(&mut &*self, src)
+            }
+
+            /// Copies this stream into `dst` until the peer ends it (Go's
+            /// `WriteTo`). Same as `netpark_net::io::copy(dst, &mut &*self)`.
+            ///
+            /// # Errors
+            ///
+            /// As [`crate::io::copy`].
+            pub fn write_to<W: std::io::Write + ?Sized>(
+                &self,
+                dst: &mut W,
+            ) -> std::io::Result<u64> {
+                crate::io::copy(dst, &mut &*self)
+            }
+        }
+    };
+}

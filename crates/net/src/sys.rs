@@ -450,3 +450,103 @@ pub(crate) fn close(fd: RawFd) {
     // SAFETY: the caller gives up `fd`; nothing uses the number afterwards.
     let _ = unsafe { syscall!(close(fd)) };
 }
+
+// The zero-copy calls behind `netpark_net::io`. Each moves bytes between
+// two fds inside the kernel; none of them blocks on a netpark fd (those are
+// non-blocking) or on a regular file (which never reports `EAGAIN`).
+
+/// `splice(2)` from `from` to `to` (one must be a pipe) at their current
+/// offsets, at most `len` bytes, with `SPLICE_F_MOVE | SPLICE_F_NONBLOCK`.
+pub(crate) fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: null offsets make the kernel use and advance the fds' own
+    // offsets; no user memory is touched.
+    unsafe {
+        syscall!(splice(
+            from,
+            ptr::null_mut(),
+            to,
+            ptr::null_mut(),
+            len,
+            libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK
+        ))
+    }
+    .map(|n| n as usize)
+}
+
+/// `sendfile(2)` of at most `len` bytes from `file` at its current offset
+/// (which the kernel advances) to `to`.
+pub(crate) fn sendfile(to: RawFd, file: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: a null offset makes the kernel use and advance the file offset.
+    unsafe { syscall!(sendfile(to, file, ptr::null_mut(), len)) }.map(|n| n as usize)
+}
+
+/// `copy_file_range(2)` of at most `len` bytes between two files at their
+/// current offsets (both advanced by the kernel).
+pub(crate) fn copy_file_range(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: null offsets make the kernel use and advance the fds' own offsets.
+    unsafe {
+        syscall!(copy_file_range(
+            from,
+            ptr::null_mut(),
+            to,
+            ptr::null_mut(),
+            len,
+            0
+        ))
+    }
+    .map(|n| n as usize)
+}
+
+/// A non-blocking, close-on-exec pipe: (read end, write end).
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as libc::c_int; 2];
+    // SAFETY: the kernel writes two fds into the array.
+    unsafe { syscall!(pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC)) }?;
+    // SAFETY: both fds were just returned by the kernel and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Asks for a pipe buffer of `bytes` (`F_SETPIPE_SZ`); returns the size the
+/// kernel gave, which may be smaller (`/proc/sys/fs/pipe-max-size`, the
+/// user's pipe quota) or larger (rounded up to a power of two pages).
+pub(crate) fn set_pipe_size(fd: RawFd, bytes: usize) -> io::Result<usize> {
+    // SAFETY: fcntl with F_SETPIPE_SZ takes an integer.
+    match unsafe { syscall!(fcntl(fd, libc::F_SETPIPE_SZ, bytes as libc::c_int)) } {
+        Ok(n) => Ok(n as usize),
+        // SAFETY: as above, F_GETPIPE_SZ takes no argument.
+        Err(_) => unsafe { syscall!(fcntl(fd, libc::F_GETPIPE_SZ)) }.map(|n| n as usize),
+    }
+}
+
+/// What `fstat(2)` says an fd is, as far as copying cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileType {
+    /// A regular file: never `EAGAIN`, has an offset, `sendfile`'s source.
+    Regular,
+    /// A FIFO or pipe.
+    Fifo,
+    /// A socket.
+    Socket,
+    /// A character or block device, a directory, anything else.
+    Other,
+}
+
+pub(crate) fn file_type(fd: RawFd) -> io::Result<FileType> {
+    // SAFETY: stat is plain old data; the kernel fills it in.
+    let mut st: libc::stat = unsafe { mem::zeroed() };
+    // SAFETY: st is a valid stat buffer for the kernel to write.
+    unsafe { syscall!(fstat(fd, &mut st)) }?;
+    Ok(match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => FileType::Regular,
+        libc::S_IFIFO => FileType::Fifo,
+        libc::S_IFSOCK => FileType::Socket,
+        _ => FileType::Other,
+    })
+}
+
+/// Whether `O_NONBLOCK` is set on the fd's open file description.
+pub(crate) fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: F_GETFL takes no argument.
+    let fl = unsafe { syscall!(fcntl(fd, libc::F_GETFL)) }?;
+    Ok(fl & libc::O_NONBLOCK != 0)
+}

@@ -431,7 +431,7 @@ impl TcpStream {
             .dial_addrs("tcp", std::slice::from_ref(addr))
     }
 
-    fn err(&self, op: &'static str, e: io::Error) -> io::Error {
+    pub(crate) fn err(&self, op: &'static str, e: io::Error) -> io::Error {
         op_error(
             op,
             &self.net,
@@ -662,6 +662,7 @@ impl TryFrom<std::net::TcpListener> for TcpListener {
 impl_deadlines!(TcpStream);
 impl_stream_methods!(TcpStream);
 impl_stream_io!(TcpStream);
+impl_copy_methods!(TcpStream);
 
 /// Listens on `address` with the default [`ListenConfig`] (Go's `net.Listen` for tcp).
 ///

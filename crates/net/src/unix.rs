@@ -231,7 +231,7 @@ impl UnixStream {
         Ok((mk(a)?, mk(b)?))
     }
 
-    fn err(&self, op: &'static str, e: io::Error) -> io::Error {
+    pub(crate) fn err(&self, op: &'static str, e: io::Error) -> io::Error {
         op_error(
             op,
             "unix",
@@ -263,3 +263,4 @@ impl IntoRawFd for UnixStream {
 impl_deadlines!(UnixStream);
 impl_stream_methods!(UnixStream);
 impl_stream_io!(UnixStream);
+impl_copy_methods!(UnixStream);

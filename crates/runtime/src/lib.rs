@@ -60,7 +60,7 @@ pub use log as __log;
 
 pub use reactor::poll_desc::{Mode, PollDesc};
 pub use scheduler::{dump, run, Builder, Handle, Runtime};
-pub use stats::{stats, Stats};
+pub use stats::{record_copy, stats, CopyPath, CopyStats, PathStats, Stats};
 pub use task::blocking::run_blocking;
 pub use task::coop::consume_budget;
 pub use task::park::{

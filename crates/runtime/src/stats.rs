@@ -42,6 +42,8 @@ pub(crate) struct Counters {
     pub(crate) timers_fired: Counter,
     pub(crate) stuck_warnings: Counter,
     pub(crate) worker_wakeups: Counter,
+    /// Copies and bytes per [`CopyPath`], indexed by `CopyPath as usize`.
+    pub(crate) copies: [(Counter, Counter); 4],
 }
 
 /// Every thread's counters, including threads that have exited.
@@ -70,6 +72,54 @@ pub(crate) fn count<R>(f: impl FnOnce(&Counters) -> R) {
     });
 }
 
+/// The way a copy moved its bytes (see `netpark::io::copy`). The runtime
+/// knows nothing of sockets or files; it only keeps the counts, so that one
+/// [`stats`] call shows the scheduler and the copies together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyPath {
+    /// `splice(2)`, through a pipe when neither end is one.
+    Splice = 0,
+    /// `sendfile(2)` from a regular file.
+    Sendfile = 1,
+    /// `copy_file_range(2)` between regular files.
+    CopyFileRange = 2,
+    /// `read` into a user-space buffer, then `write`.
+    Buffer = 3,
+}
+
+/// Counts one copy (or the part of one) that moved `bytes` by `path`.
+///
+/// Called by the net crate's `io` module once per path a copy takes.
+pub fn record_copy(path: CopyPath, bytes: u64) {
+    count(|c| {
+        let (calls, moved) = &c.copies[path as usize];
+        calls.add(1);
+        moved.add(bytes);
+    });
+}
+
+/// Copies that took one [`CopyPath`], and the bytes they moved by it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PathStats {
+    /// Copies that moved bytes (or tried to) by this path.
+    pub calls: u64,
+    /// Bytes moved by this path.
+    pub bytes: u64,
+}
+
+/// The copy counters, one [`PathStats`] per [`CopyPath`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyStats {
+    /// `splice(2)`: socket or pipe on one side.
+    pub splice: PathStats,
+    /// `sendfile(2)`: file to socket (or to file).
+    pub sendfile: PathStats,
+    /// `copy_file_range(2)`: file to file.
+    pub copy_file_range: PathStats,
+    /// The 32 KiB buffer loop: every other pair of ends.
+    pub buffer: PathStats,
+}
+
 /// A snapshot of the process-wide runtime counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -95,6 +145,8 @@ pub struct Stats {
     /// cross-thread wake or spawn (Go's `netpollBreak`); a spinning worker
     /// needs none.
     pub worker_wakeups: u64,
+    /// Copies by `netpark::io::copy` and friends, per path taken.
+    pub copy: CopyStats,
 }
 
 /// Sums the counters of every thread.
@@ -113,6 +165,16 @@ pub fn stats() -> Stats {
         s.timers_fired += c.timers_fired.get();
         s.stuck_warnings += c.stuck_warnings.get();
         s.worker_wakeups += c.worker_wakeups.get();
+        let paths = [
+            &mut s.copy.splice,
+            &mut s.copy.sendfile,
+            &mut s.copy.copy_file_range,
+            &mut s.copy.buffer,
+        ];
+        for (p, (calls, bytes)) in paths.into_iter().zip(c.copies.iter()) {
+            p.calls += calls.get();
+            p.bytes += bytes.get();
+        }
     }
     s.tasks_live = s.tasks_spawned.saturating_sub(finished);
     s
