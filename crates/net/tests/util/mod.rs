@@ -81,3 +81,81 @@ pub fn open_fds() -> usize {
         .map(|d| d.count())
         .unwrap_or(0)
 }
+
+/// Deterministic pseudo-random bytes (xorshift), so a copy that drops,
+/// repeats or reorders any byte is caught.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// FNV-1a over the bytes: a checksum for comparing large copies.
+pub fn checksum(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A connected loopback TCP pair: (dialed end, accepted end).
+pub fn tcp_pair() -> (netpark_net::TcpStream, netpark_net::TcpStream) {
+    let (l, addr) = local_listener();
+    let c = netpark_net::TcpStream::connect(addr).expect("connect");
+    let (s, _) = l.accept().expect("accept");
+    (c, s)
+}
+
+/// A file in the temp dir holding `data`, removed when dropped.
+pub struct TempFile {
+    pub path: std::path::PathBuf,
+}
+
+impl TempFile {
+    pub fn with(name: &str, data: &[u8]) -> TempFile {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "netpark-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, data).expect("write temp file");
+        TempFile { path }
+    }
+
+    pub fn open(&self) -> std::fs::File {
+        std::fs::File::open(&self.path).expect("open temp file")
+    }
+
+    pub fn create(&self) -> std::fs::File {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.path)
+            .expect("open temp file for writing")
+    }
+
+    pub fn read(&self) -> Vec<u8> {
+        std::fs::read(&self.path).expect("read temp file")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Reads `s` to its end on the calling task.
+pub fn read_all(mut s: impl io::Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    s.read_to_end(&mut v).expect("read to end");
+    v
+}
