@@ -244,12 +244,17 @@ fn issue_75304_a_file_that_reports_no_size_is_copied_without_spinning() {
         let mut f = out_file.create();
         let n = io::copy(&mut f, &mut status).unwrap();
         assert!(n > 100, "{n}");
-        assert!(String::from_utf8(out_file.read()).unwrap().contains("Name:"));
+        assert!(String::from_utf8(out_file.read())
+            .unwrap()
+            .contains("Name:"));
         // And into a socket.
         let (out, inn) = tcp_pair();
         let receiver = rt::spawn(move || read_all(&inn));
-        let n = io::copy(&mut &out, &mut std::fs::File::open("/proc/self/status").unwrap())
-            .unwrap();
+        let n = io::copy(
+            &mut &out,
+            &mut std::fs::File::open("/proc/self/status").unwrap(),
+        )
+        .unwrap();
         out.close().unwrap();
         assert_eq!(receiver.join().unwrap().len() as u64, n);
         assert!(n > 100);
@@ -311,7 +316,8 @@ fn copy_errors_read_like_go_and_keep_the_os_error() {
         let local = out.local_addr().unwrap();
         let peer = out.peer_addr().unwrap();
         assert!(
-            e.to_string().starts_with(&format!("write tcp {local}->{peer}: ")),
+            e.to_string()
+                .starts_with(&format!("write tcp {local}->{peer}: ")),
             "{e}"
         );
         assert!(netpark_net::os_error(&e).is_some(), "{e:?}");

@@ -163,7 +163,10 @@ fn file_to_file_uses_copy_file_range_and_keeps_both_offsets() {
             let src = TempFile::with("cfr-src", &data);
             let dst = TempFile::with("cfr-dst", b"head");
             let mut from = src.open();
-            let mut to = std::fs::OpenOptions::new().write(true).open(&dst.path).unwrap();
+            let mut to = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&dst.path)
+                .unwrap();
             to.seek(SeekFrom::Start(4)).unwrap();
             let (n, d) = delta(|| io::copy(&mut to, &mut from).unwrap());
             assert_eq!(n, size as u64);
@@ -190,7 +193,10 @@ fn an_append_only_file_falls_back_from_copy_file_range() {
         let data = pattern(100_000, 17);
         let src = TempFile::with("append-src", &data);
         let dst = TempFile::with("append-dst", b"x");
-        let mut to = std::fs::OpenOptions::new().append(true).open(&dst.path).unwrap();
+        let mut to = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&dst.path)
+            .unwrap();
         let (n, d) = delta(|| io::copy(&mut to, &mut src.open()).unwrap());
         assert_eq!(n, data.len() as u64);
         let mut want = b"x".to_vec();

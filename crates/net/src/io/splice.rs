@@ -214,15 +214,20 @@ pub(super) fn file_to_pipe(
 mod tests {
     use super::*;
 
+    fn pooled() -> usize {
+        POOL.with(|p| p.borrow().len())
+    }
+
     #[test]
     fn a_pipe_holding_bytes_is_never_pooled() {
         let mut p = get_pipe().unwrap();
+        let before = pooled();
         p.data = 1;
-        let fd = p.r.as_raw_fd();
         put_pipe(p);
-        let again = get_pipe().unwrap();
-        assert_ne!(again.r.as_raw_fd(), fd, "the dirty pipe came back");
-        put_pipe(again);
+        assert_eq!(pooled(), before, "the dirty pipe was pooled");
+        let clean = get_pipe().unwrap();
+        put_pipe(clean);
+        assert_eq!(pooled(), before + 1, "an empty pipe is pooled");
     }
 
     #[test]
