@@ -28,8 +28,8 @@ use crate::sys;
 /// # Examples
 ///
 /// ```
-/// use std::io::{Read, Write};
-/// let (mut r, mut w) = netpark_net::io::os_pipe().unwrap();
+/// use std::io::Read;
+/// let (mut r, w) = netpark_net::io::os_pipe().unwrap();
 /// w.write_all(b"through the kernel").unwrap();
 /// drop(w); // the reader sees end of file once every writer is closed
 /// let mut s = String::new();
