@@ -550,3 +550,15 @@ pub(crate) fn is_nonblocking(fd: RawFd) -> io::Result<bool> {
     let fl = unsafe { syscall!(fcntl(fd, libc::F_GETFL)) }?;
     Ok(fl & libc::O_NONBLOCK != 0)
 }
+
+/// Bytes between a file's offset and its end (`fstat` size minus `lseek`
+/// position): a hint, since the file may grow or shrink meanwhile.
+pub(crate) fn file_remaining(fd: RawFd) -> io::Result<u64> {
+    // SAFETY: stat is plain old data; the kernel fills it in.
+    let mut st: libc::stat = unsafe { mem::zeroed() };
+    // SAFETY: st is a valid stat buffer for the kernel to write.
+    unsafe { syscall!(fstat(fd, &mut st)) }?;
+    // SAFETY: lseek with SEEK_CUR and offset 0 only reads the position.
+    let pos = unsafe { syscall!(lseek(fd, 0, libc::SEEK_CUR)) }?;
+    Ok((st.st_size as u64).saturating_sub(pos as u64))
+}

@@ -323,3 +323,32 @@ fn copy_errors_read_like_go_and_keep_the_os_error() {
         assert!(netpark_net::os_error(&e).is_some(), "{e:?}");
     });
 }
+
+/// Go's #61530 (and #41513): a small file sent on a connection that stays
+/// open must arrive at once. Asking `sendfile` for more than the file holds
+/// let TCP hold the last segment back for 200 ms on kernels before 6.5;
+/// later ones no longer mark the end of a file "more to come", so there the
+/// unit test `sendfile_never_asks_for_more_than_the_file_holds` is the one
+/// that guards the request length, and this one the delay itself.
+#[test]
+fn issue_61530_a_small_file_on_a_kept_alive_connection_arrives_at_once() {
+    with_runtime(2, || {
+        let data = pattern(1500, 43);
+        let tmp = TempFile::with("small", &data);
+        let (out, inn) = tcp_pair();
+        let mut worst = Duration::ZERO;
+        for _ in 0..5 {
+            let start = Instant::now();
+            let n = io::copy(&mut &out, &mut tmp.open()).unwrap();
+            assert_eq!(n, 1500);
+            let mut got = vec![0u8; 1500];
+            (&inn).read_exact(&mut got).unwrap();
+            assert_eq!(got, data);
+            worst = worst.max(start.elapsed());
+        }
+        assert!(
+            worst < Duration::from_millis(150),
+            "held back for {worst:?}"
+        );
+    });
+}
