@@ -14,6 +14,9 @@
 //!   `copy_n`, `copy_buffer`, `read_full`, `read_at_least`, `pipe`,
 //!   `os_pipe`), zero-copy (`splice`, `sendfile`, `copy_file_range`) when
 //!   both ends are kernel objects; `stats().copy` says which path ran.
+//! - [`netpark_http`] as [`http`]: Go's `net/http` shape: `Server`,
+//!   `Handler`, `FileServer` (bodies by sendfile), `strip_prefix`,
+//!   `listen_and_serve`, and a streaming `post`.
 //!
 //! ```
 //! use std::io::Read;
@@ -41,6 +44,7 @@
 
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub use netpark_http as http;
 pub use netpark_net as net;
 pub use netpark_net::io;
 pub use netpark_runtime::*;
