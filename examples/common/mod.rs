@@ -280,3 +280,27 @@ pub fn cpu_time(pid: u32) -> io::Result<Duration> {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Ok(Duration::from_nanos(total * 1_000_000_000 / hz))
 }
+
+/// Prints `log` records of the given level and more urgent to stderr, one
+/// line each.
+pub struct StderrLog(pub log::LevelFilter);
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= self.0
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!("{} {}: {}", r.level(), r.target(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Installs [`StderrLog`] at `level` (once per process).
+pub fn log_to_stderr(level: log::LevelFilter) {
+    let logger: &'static StderrLog = Box::leak(Box::new(StderrLog(level)));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}

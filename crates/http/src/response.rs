@@ -186,9 +186,7 @@ impl<'c> ResponseWriter<'c> {
             return Ok(0);
         }
         let n = netpark_net::io::copy_n(&mut &*self.conn, file, len);
-        let sent = n
-            .as_ref()
-            .map_or_else(|e| netpark_net::io::done_before(e), |&n| n);
+        let sent = n.as_ref().map_or_else(netpark_net::io::done_before, |&n| n);
         self.body_bytes += sent;
         self.mode = Mode::Length(len - sent);
         if n.is_err() {

@@ -1,0 +1,444 @@
+//! netpark-http's FileServer against curl, and the server's HTTP/1.1
+//! behaviour against a raw client.
+
+mod util;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use netpark::http::{self, FileServer, Server};
+use util::{curl, curl_i, raw_exchange, serve_http};
+
+/// Deterministic bytes.
+fn pattern(len: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// The served tree, made once per test process.
+fn root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("netpark-http-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(root.join("list")).unwrap();
+        std::fs::write(root.join("empty.bin"), b"").unwrap();
+        std::fs::write(root.join("one.bin"), b"x").unwrap();
+        std::fs::write(root.join("big.bin"), pattern(64 << 20)).unwrap();
+        std::fs::write(root.join("a.txt"), b"hello, file\n").unwrap();
+        std::fs::write(root.join("sub/index.html"), b"<p>index</p>\n").unwrap();
+        std::fs::write(root.join("list/<b>&\"q\".txt"), b"1").unwrap();
+        std::fs::write(root.join("list/a b#c?.txt"), b"2").unwrap();
+        std::fs::create_dir_all(root.join("list/dir")).unwrap();
+        let outside = std::env::temp_dir().join(format!("netpark-http-out-{}", std::process::id()));
+        std::fs::write(&outside, b"secret").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("leak")).unwrap();
+        std::os::unix::fs::symlink(root.join("a.txt"), root.join("inside-link")).unwrap();
+        root
+    })
+}
+
+/// The file server under `/static/`, started once per test process.
+fn server() -> std::net::SocketAddr {
+    static ADDR: OnceLock<std::net::SocketAddr> = OnceLock::new();
+    *ADDR.get_or_init(|| {
+        let files = http::strip_prefix("/static/", FileServer::new(root()));
+        serve_http(
+            Server::new(files)
+                .read_header_timeout(Some(Duration::from_millis(300)))
+                .max_header_bytes(16 * 1024),
+        )
+    })
+}
+
+fn url(path: &str) -> String {
+    format!("http://{}{path}", server())
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn get_is_byte_exact_for_empty_tiny_and_64_mib_files() {
+    for (name, want) in [
+        ("empty.bin", Vec::new()),
+        ("one.bin", b"x".to_vec()),
+        ("big.bin", pattern(64 << 20)),
+    ] {
+        let before = netpark::stats().copy.sendfile.bytes;
+        let (status, head, body) = curl_i(&[&url(&format!("/static/{name}"))]);
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(
+            header(&head, "Content-Length"),
+            Some(&*want.len().to_string())
+        );
+        assert_eq!(
+            header(&head, "Content-Type"),
+            Some("application/octet-stream")
+        );
+        assert!(header(&head, "Date").is_some());
+        assert_eq!(body.len(), want.len(), "{name}");
+        assert!(body == want, "{name}: bytes differ");
+        if !want.is_empty() {
+            let sent = netpark::stats().copy.sendfile.bytes - before;
+            assert!(
+                sent >= want.len() as u64,
+                "{name} went by sendfile ({sent})"
+            );
+        }
+    }
+}
+
+#[test]
+fn head_gives_the_length_and_no_body() {
+    let (status, head, body) = curl_i(&["-I", &url("/static/big.bin")]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "Content-Length"), Some("67108864"));
+    assert!(body.is_empty());
+    let (_, head, _) = curl_i(&["-I", &url("/static/a.txt")]);
+    assert_eq!(
+        header(&head, "Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(header(&head, "Last-Modified").is_some());
+}
+
+#[test]
+fn a_single_range_is_206_and_an_unsatisfiable_one_416() {
+    let (status, head, body) = curl_i(&["-r", "7-10", &url("/static/a.txt")]);
+    assert_eq!(status, 206);
+    assert_eq!(header(&head, "Content-Range"), Some("bytes 7-10/12"));
+    assert_eq!(body, b"file");
+    let (status, _, body) = curl_i(&["-r", "-5", &url("/static/a.txt")]);
+    assert_eq!((status, &body[..]), (206, &b"file\n"[..]));
+    let big = pattern(64 << 20);
+    let (status, _, body) = curl_i(&["-r", "1000000-1999999", &url("/static/big.bin")]);
+    assert_eq!(status, 206);
+    assert!(body == big[1_000_000..2_000_000]);
+    let (status, head, _) = curl_i(&["-r", "100-200", &url("/static/a.txt")]);
+    assert_eq!(status, 416);
+    assert_eq!(header(&head, "Content-Range"), Some("bytes */12"));
+    // Several ranges: the whole file (documented choice).
+    let (status, _, body) = curl_i(&["-r", "0-1,4-5", &url("/static/a.txt")]);
+    assert_eq!((status, &body[..]), (200, &b"hello, file\n"[..]));
+}
+
+#[test]
+fn if_modified_since_and_if_none_match_give_304() {
+    let (_, head, _) = curl_i(&[&url("/static/a.txt")]);
+    let lm = header(&head, "Last-Modified").unwrap().to_string();
+    let etag = header(&head, "ETag").unwrap().to_string();
+    let (status, head, body) = curl_i(&[
+        "-H",
+        &format!("If-Modified-Since: {lm}"),
+        &url("/static/a.txt"),
+    ]);
+    assert_eq!(status, 304);
+    assert!(body.is_empty());
+    assert!(header(&head, "Content-Length").is_none());
+    let (status, _, _) = curl_i(&[
+        "-H",
+        &format!("If-None-Match: {etag}"),
+        &url("/static/a.txt"),
+    ]);
+    assert_eq!(status, 304);
+    let (status, _, _) = curl_i(&[
+        "-H",
+        "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT",
+        &url("/static/a.txt"),
+    ]);
+    assert_eq!(status, 200);
+    let (status, _, _) = curl_i(&["-H", "If-Match: \"nope\"", &url("/static/a.txt")]);
+    assert_eq!(status, 412);
+}
+
+#[test]
+fn a_directory_lists_escaped_names_or_serves_its_index() {
+    let (status, head, body) = curl_i(&[&url("/static/list/")]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&head, "Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = String::from_utf8(body).unwrap();
+    assert!(
+        page.contains("<a href=\"%3Cb%3E&amp;%22q%22.txt\">&lt;b&gt;&amp;&#34;q&#34;.txt</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<a href=\"a%20b%23c%3F.txt\">a b#c?.txt</a>"),
+        "{page}"
+    );
+    assert!(page.contains("<a href=\"dir/\">dir/</a>"), "{page}");
+    // An encoded name in a link fetches that file.
+    assert_eq!(curl(&[&url("/static/list/a%20b%23c%3F.txt")]), b"2");
+    let (status, _, body) = curl_i(&[&url("/static/sub/")]);
+    assert_eq!((status, &body[..]), (200, &b"<p>index</p>\n"[..]));
+}
+
+#[test]
+fn redirects_follow_go() {
+    let (status, head, _) = curl_i(&[&url("/static/sub")]);
+    assert_eq!((status, header(&head, "Location")), (301, Some("sub/")));
+    let (status, head, _) = curl_i(&[&url("/static/sub/index.html")]);
+    assert_eq!((status, header(&head, "Location")), (301, Some("./")));
+    let (status, head, _) = curl_i(&[&url("/static/a.txt/")]);
+    assert_eq!((status, header(&head, "Location")), (301, Some("../a.txt")));
+    let (status, head, _) = curl_i(&[&url("/static/sub?x=1")]);
+    assert_eq!((status, header(&head, "Location")), (301, Some("sub/?x=1")));
+    // curl follows them to the content.
+    assert_eq!(curl(&["-L", &url("/static/sub")]), b"<p>index</p>\n");
+}
+
+#[test]
+fn traversal_attempts_never_leave_the_root() {
+    for path in [
+        "/static/../../../../etc/passwd",
+        "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/static/..%2f..%2f..%2fetc%2fpasswd",
+        "/static/sub/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/static/leak",
+    ] {
+        let (status, _, body) = curl_i(&["--path-as-is", &url(path)]);
+        assert_eq!(status, 404, "{path}");
+        assert!(!String::from_utf8_lossy(&body).contains("root:"), "{path}");
+        assert!(!String::from_utf8_lossy(&body).contains("secret"), "{path}");
+    }
+    // NUL and backslash are refused outright.
+    assert_eq!(curl_i(&[&url("/static/a.txt%00")]).0, 400);
+    assert_eq!(curl_i(&[&url("/static/..%5c..%5cetc%5cpasswd")]).0, 400);
+    // A symlink inside the root is followed.
+    assert_eq!(curl(&[&url("/static/inside-link")]), b"hello, file\n");
+}
+
+#[test]
+fn errors_are_404_405_431_414_and_505() {
+    assert_eq!(curl_i(&[&url("/static/nope")]).0, 404);
+    assert_eq!(
+        curl_i(&[&url("/elsewhere/a.txt")]).0,
+        404,
+        "outside the prefix"
+    );
+    let (status, head, _) = curl_i(&["-X", "POST", "-d", "x", &url("/static/a.txt")]);
+    assert_eq!((status, header(&head, "Allow")), (405, Some("GET, HEAD")));
+    let big = format!("X-Big: {}", "a".repeat(20 * 1024));
+    assert_eq!(curl_i(&["-H", &big, &url("/static/a.txt")]).0, 431);
+    let long = format!("/static/{}", "a".repeat(9000));
+    assert_eq!(curl_i(&[&url(&long)]).0, 414);
+    let out = raw_exchange(
+        server(),
+        b"GET /static/a.txt HTTP/2.0\r\nHost: x\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(
+        out.starts_with(b"HTTP/1.1 505 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    let out = raw_exchange(
+        server(),
+        b"GET /static/a.txt HTTP/1.1\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(
+        out.starts_with(b"HTTP/1.1 400 "),
+        "no Host: {}",
+        String::from_utf8_lossy(&out)
+    );
+    let out = raw_exchange(
+        server(),
+        b"\x16\x03\x01garbage\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(
+        out.starts_with(b"HTTP/1.1 400 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let req = b"GET /static/a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /static/one.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /static/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let out = raw_exchange(server(), req, Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&out);
+    let a = text.find("hello, file").expect("first");
+    let b = text.find("HTTP/1.1 200 OK\r\n").unwrap();
+    let c = text.find("404 page not found").expect("third");
+    assert!(b < a && a < c, "{text}");
+    assert_eq!(count(&out, b"HTTP/1.1 "), 3, "{text}");
+}
+
+#[test]
+fn http_1_0_closes_unless_asked_to_keep_alive() {
+    let out = raw_exchange(
+        server(),
+        b"GET /static/a.txt HTTP/1.0\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("Connection: close"), "{text}");
+    assert!(
+        text.ends_with("hello, file\n"),
+        "the server closed after one response"
+    );
+
+    let mut s = std::net::TcpStream::connect(server()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for _ in 0..2 {
+        s.write_all(b"GET /static/one.bin HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.contains("Connection: keep-alive"), "{text}");
+        assert!(text.ends_with("\r\n\r\nx"), "{text}");
+    }
+}
+
+#[test]
+fn http_1_1_keeps_the_connection_alive_by_default() {
+    let mut s = std::net::TcpStream::connect(server()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for _ in 0..3 {
+        s.write_all(b"GET /static/one.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).unwrap();
+        assert!(buf[..n].ends_with(b"\r\n\r\nx"));
+    }
+}
+
+#[test]
+fn a_request_body_on_a_get_is_read_and_dropped() {
+    let req = b"GET /static/one.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /static/one.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let out = raw_exchange(server(), req, Duration::from_secs(5));
+    assert_eq!(
+        count(&out, b"HTTP/1.1 200 OK"),
+        2,
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn a_slow_header_is_cut_off_by_the_read_header_timeout() {
+    let start = Instant::now();
+    let out = raw_exchange(
+        server(),
+        b"GET /static/a.txt HTTP/1.1\r\nHost:",
+        Duration::from_secs(10),
+    );
+    let took = start.elapsed();
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // The server still serves others.
+    assert_eq!(curl(&[&url("/static/one.bin")]), b"x");
+}
+
+#[test]
+fn a_client_that_vanishes_mid_body_costs_only_its_connection() {
+    for _ in 0..3 {
+        let mut s = std::net::TcpStream::connect(server()).unwrap();
+        s.write_all(b"GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 65536];
+        let _ = s.read(&mut buf).unwrap();
+        drop(s);
+    }
+    let body = curl(&[&url("/static/big.bin")]);
+    assert_eq!(body.len(), 64 << 20);
+}
+
+#[test]
+fn a_panicking_handler_closes_its_connection_and_the_server_goes_on() {
+    let addr = serve_http(Server::new(
+        |w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+            if r.path == "/boom" {
+                panic!("handler panics on purpose");
+            }
+            w.write_all(b"fine").unwrap();
+        },
+    ));
+    let (status, _, _) = curl_i(&[&format!("http://{addr}/boom")]);
+    assert_eq!(status, 500);
+    assert_eq!(curl(&[&format!("http://{addr}/ok")]), b"fine");
+}
+
+#[test]
+fn post_streams_a_chunked_body_to_a_handler() {
+    let addr = serve_http(Server::new(
+        |w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+            let mut body = Vec::new();
+            r.body.read_to_end(&mut body).unwrap();
+            let chunked = r.headers.has_token("Transfer-Encoding", "chunked");
+            write!(
+                w,
+                "{} bytes, chunked={chunked}, sum={}",
+                body.len(),
+                body.iter().map(|&b| b as u64).sum::<u64>()
+            )
+            .unwrap();
+        },
+    ));
+    let data = pattern(1_000_003);
+    let sum: u64 = data.iter().map(|&b| b as u64).sum();
+    let resp = http::post(
+        &format!("http://{addr}/up"),
+        "application/octet-stream",
+        &data[..],
+    )
+    .unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        String::from_utf8(resp.body).unwrap(),
+        format!("1000003 bytes, chunked=true, sum={sum}")
+    );
+    // curl's own chunked upload too.
+    let out = curl(&[
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        "abc",
+        &format!("http://{addr}/c"),
+    ]);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "3 bytes, chunked=true, sum=294"
+    );
+    // A response body longer than 4 KiB goes out chunked.
+    let addr = serve_http(Server::new(
+        |w: &mut http::ResponseWriter<'_>, _r: &mut http::Request<'_>| {
+            for _ in 0..100 {
+                w.write_all(&[b'z'; 1000]).unwrap();
+            }
+        },
+    ));
+    let (status, head, body) = curl_i(&[&format!("http://{addr}/")]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "Transfer-Encoding"), Some("chunked"));
+    assert_eq!(body.len(), 100_000);
+    let resp = http::get(&format!("http://{addr}/")).unwrap();
+    assert_eq!(resp.body.len(), 100_000);
+}
