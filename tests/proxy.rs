@@ -109,7 +109,11 @@ fn an_upstream_that_refuses_closes_the_client_promptly() {
     let mut buf = [0u8; 16];
     let n = s.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0);
-    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -134,7 +138,10 @@ fn an_upstream_that_vanishes_closes_the_client() {
 
 #[test]
 fn an_idle_connection_is_closed_and_a_busy_one_is_not() {
-    let proxy = proxy_to(echo_upstream().to_string(), Some(Duration::from_millis(300)));
+    let proxy = proxy_to(
+        echo_upstream().to_string(),
+        Some(Duration::from_millis(300)),
+    );
     // Idle: closed after about the timeout.
     let start = Instant::now();
     let mut s = TcpStream::connect(proxy).unwrap();

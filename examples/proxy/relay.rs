@@ -89,7 +89,12 @@ impl Activity {
 const PIECE: u64 = 4 << 20;
 
 /// Copies `src` to `dst` until `src` ends; then half-closes `dst`.
-fn pump(dst: &TcpStream, src: &TcpStream, idle: Option<Duration>, act: &Activity) -> (u64, io::Result<()>) {
+fn pump(
+    dst: &TcpStream,
+    src: &TcpStream,
+    idle: Option<Duration>,
+    act: &Activity,
+) -> (u64, io::Result<()>) {
     let mut total = 0;
     let result = loop {
         let r = match idle {
@@ -144,7 +149,10 @@ fn pump(dst: &TcpStream, src: &TcpStream, idle: Option<Duration>, act: &Activity
 /// Relays one client connection to the upstream until both directions
 /// end; on an error in either, both sockets are closed.
 pub fn relay(client: TcpStream, cfg: &Config) -> Result<Totals, (Totals, io::Error)> {
-    let upstream = match Dialer::new().timeout(cfg.dial_timeout).dial("tcp", &cfg.upstream) {
+    let upstream = match Dialer::new()
+        .timeout(cfg.dial_timeout)
+        .dial("tcp", &cfg.upstream)
+    {
         Ok(u) => u,
         Err(e) => {
             let _ = client.close();
