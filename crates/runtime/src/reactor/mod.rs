@@ -85,13 +85,19 @@ impl Poller {
         let epoll = Epoll::new()?;
         let waker = EventFd::new()?;
         epoll.add_read(waker.as_raw_fd(), WAKER.0)?;
+        let id = NEXT_POLLER_ID.fetch_add(1, Ordering::Relaxed);
+        trace!(
+            "poller {id}: epoll fd {} with eventfd {} for wake-ups",
+            epoll.as_raw_fd(),
+            waker.as_raw_fd()
+        );
         Ok(Arc::new(Poller {
             epoll,
             waker,
             woken: AtomicBool::new(false),
             alive: AtomicBool::new(true),
             registered: AtomicUsize::new(0),
-            id: NEXT_POLLER_ID.fetch_add(1, Ordering::Relaxed),
+            id,
         }))
     }
 

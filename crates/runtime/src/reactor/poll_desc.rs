@@ -209,7 +209,9 @@ impl PollDesc {
     ///
     /// Fails only when the registry is full (2^32 live descriptors).
     pub fn open(fd: RawFd) -> io::Result<Arc<PollDesc>> {
-        registry::insert(fd)
+        let pd = registry::insert(fd)?;
+        trace!("open fd {fd}: PollDesc token {:#x}", pd.token.0);
+        Ok(pd)
     }
 
     /// The fd this descriptor watches.
@@ -318,6 +320,7 @@ impl PollDesc {
             }
             if !waited {
                 st.slot(mode).waiters.push(park::current_unparker());
+                trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
             }
             let deadline = st.deadline(mode, op_deadline);
             let reason = match mode {
