@@ -29,6 +29,9 @@ fn the_tour_prints_every_named_step_in_order() {
             "no {go} step in {names:#?}"
         );
     }
+    // Lines are in time order, each with the thread that logged it.
+    assert!(lines.windows(2).all(|w| w[0].at_us <= w[1].at_us));
+    assert!(lines.iter().all(|l| !l.thread.is_empty()));
     // The client's echo arrives after the server's park and its wake.
     let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
     let pos = |s: &str| {
