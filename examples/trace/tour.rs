@@ -73,7 +73,9 @@ impl log::Log for Collector {
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
             let t = std::thread::current();
-            self.lines.lock().unwrap().push(Line {
+            // The time is read under the lock, so lines are in time order.
+            let mut lines = self.lines.lock().unwrap();
+            lines.push(Line {
                 at_us: self.start.elapsed().as_micros(),
                 thread: t.name().unwrap_or("?").to_string(),
                 target: r.target().to_string(),
