@@ -30,6 +30,7 @@
 use std::fs::{self, File, Metadata};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -59,12 +60,18 @@ const PATH: &AsciiSet = &CONTROLS
 pub struct FileServer {
     /// The directory served; paths never resolve outside it.
     root: PathBuf,
+    /// `root` made canonical at the first request (it may not exist
+    /// before), so a request resolves only its own path.
+    canonical_root: OnceLock<PathBuf>,
 }
 
 impl FileServer {
     /// Serves `root` (Go's `http.FileServer(http.Dir(root))`).
     pub fn new(root: impl Into<PathBuf>) -> FileServer {
-        FileServer { root: root.into() }
+        FileServer {
+            root: root.into(),
+            canonical_root: OnceLock::new(),
+        }
     }
 }
 
@@ -131,8 +138,14 @@ impl FileServer {
     fn resolve(&self, name: &str) -> io::Result<PathBuf> {
         let full = self.root.join(name.trim_start_matches('/'));
         let real = fs::canonicalize(&full)?;
-        let root = fs::canonicalize(&self.root)?;
-        if real.starts_with(&root) {
+        let root = match self.canonical_root.get() {
+            Some(r) => r,
+            None => {
+                let r = fs::canonicalize(&self.root)?;
+                self.canonical_root.get_or_init(|| r)
+            }
+        };
+        if real.starts_with(root) {
             Ok(real)
         } else {
             Err(io::Error::new(

@@ -30,6 +30,9 @@ use crate::headers::Headers;
 /// Body bytes held before the header is committed.
 const HOLD: usize = 4096;
 
+/// Bytes of a file body written with the header, before `sendfile`.
+const PREFIX: usize = 512;
+
 /// How the body is being framed once the header is out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -162,8 +165,10 @@ impl<'c> ResponseWriter<'c> {
     }
 
     /// Sends `len` bytes of `file` from its current offset as the body,
-    /// by `sendfile` (`netpark::io::copy_n`), with `Content-Length: len`;
-    /// for a HEAD, only the header. Returns the bytes sent.
+    /// with `Content-Length: len`: the first 512 bytes in the header's
+    /// write (as Go's sniffing prefix goes), the rest by `sendfile`
+    /// (`netpark::io::copy_n`); for a HEAD, only the header. Returns the
+    /// bytes sent.
     ///
     /// # Errors
     ///
@@ -180,19 +185,30 @@ impl<'c> ResponseWriter<'c> {
         if !no_body_status(self.status) {
             self.headers.set("Content-Length", len.to_string());
         }
-        self.commit(false)?;
-        if self.mode == Mode::NoBody {
+        if self.head || no_body_status(self.status) {
+            self.commit(false)?;
             self.body_bytes += len;
             return Ok(0);
         }
-        let n = netpark_net::io::copy_n(&mut &*self.conn, file, len);
+        // The first bytes go with the header in one write (Go sends its
+        // 512 sniffed bytes so): a lone header segment costs the client
+        // a wake-up of its own. The rest goes by sendfile.
+        let first = len.min(PREFIX as u64) as usize;
+        let mut prefix = vec![0u8; first];
+        if let Err(e) = std::io::Read::read_exact(file, &mut prefix) {
+            self.keep_alive = false;
+            return Err(e);
+        }
+        self.held = prefix;
+        self.commit(false)?;
+        let n = netpark_net::io::copy_n(&mut &*self.conn, file, len - first as u64);
         let sent = n.as_ref().map_or_else(netpark_net::io::done_before, |&n| n);
         self.body_bytes += sent;
-        self.mode = Mode::Length(len - sent);
+        self.mode = Mode::Length(len - first as u64 - sent);
         if n.is_err() {
             self.keep_alive = false;
         }
-        n
+        n.map(|n| n + first as u64)
     }
 
     /// Sends the header: decides the framing (module docs) and writes the
