@@ -11,18 +11,8 @@ use std::time::{Duration, Instant};
 use netpark::http::{self, FileServer, Server};
 use util::{curl, curl_i, raw_exchange, serve_http};
 
-/// Deterministic bytes.
 fn pattern(len: usize) -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    v
+    util::pattern(len, 0x9e37_79b9_7f4a_7c15)
 }
 
 /// The served tree, made once per test process.

@@ -53,17 +53,7 @@ fn proxy_to(upstream: String, idle: Option<Duration>) -> SocketAddr {
     })
 }
 
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use util::pattern;
 
 #[test]
 fn two_hundred_connections_round_trip_exactly_with_the_half_close_carried() {

@@ -116,3 +116,18 @@ pub fn raw_exchange(addr: std::net::SocketAddr, request: &[u8], limit: Duration)
     }
     out
 }
+
+/// Deterministic pseudo-random bytes (xorshift), so a copy that drops,
+/// repeats or reorders any byte is caught.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}

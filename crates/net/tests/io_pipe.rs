@@ -259,51 +259,33 @@ fn reader_and_writer_on_the_same_worker() {
     });
 }
 
-#[test]
-fn no_lost_wake_up_over_ten_thousand_rounds_across_workers_and_threads() {
-    // Tasks on two workers.
-    with_runtime(2, || {
-        let (r, w) = io::pipe();
-        let writer = rt::spawn(move || {
-            for i in 0..10_000u32 {
-                (&w).write_all(&i.to_le_bytes()).unwrap();
-            }
-        });
-        let mut buf = [0u8; 4];
-        for i in 0..10_000u32 {
-            io::read_full(&mut &r, &mut buf).unwrap();
-            assert_eq!(u32::from_le_bytes(buf), i);
-        }
-        writer.join().unwrap();
-    });
-    // A task and a plain thread.
-    with_runtime(1, || {
-        let (r, w) = io::pipe();
-        let writer = std::thread::spawn(move || {
-            for i in 0..10_000u32 {
-                (&w).write_all(&i.to_le_bytes()).unwrap();
-            }
-        });
-        let mut buf = [0u8; 4];
-        for i in 0..10_000u32 {
-            io::read_full(&mut &r, &mut buf).unwrap();
-            assert_eq!(u32::from_le_bytes(buf), i);
-        }
-        writer.join().unwrap();
-    });
-    // Two plain threads, no runtime.
+/// Sends 10,000 numbers through a pipe, the writer on `spawn`'s side, and
+/// checks each as the caller reads it.
+fn ten_thousand_rounds<J>(spawn: impl FnOnce(Box<dyn FnOnce() + Send>) -> J, join: impl FnOnce(J)) {
     let (r, w) = io::pipe();
-    let writer = std::thread::spawn(move || {
+    let writer = spawn(Box::new(move || {
         for i in 0..10_000u32 {
             (&w).write_all(&i.to_le_bytes()).unwrap();
         }
-    });
+    }));
     let mut buf = [0u8; 4];
     for i in 0..10_000u32 {
         io::read_full(&mut &r, &mut buf).unwrap();
         assert_eq!(u32::from_le_bytes(buf), i);
     }
-    writer.join().unwrap();
+    join(writer);
+}
+
+#[test]
+fn no_lost_wake_up_over_ten_thousand_rounds_across_workers_and_threads() {
+    // Tasks on two workers.
+    with_runtime(2, || ten_thousand_rounds(rt::spawn, |h| h.join().unwrap()));
+    // A task and a plain thread.
+    with_runtime(1, || {
+        ten_thousand_rounds(std::thread::spawn, |h| h.join().unwrap())
+    });
+    // Two plain threads, no runtime.
+    ten_thousand_rounds(std::thread::spawn, |h| h.join().unwrap());
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::os::fd::RawFd;
 use netpark_runtime::sys::retry_eintr;
 use netpark_runtime::Mode;
 
-use super::zero_copy::{chunk, not_here, Failed, PathResult, Side};
+use super::zero_copy::{chunk, fd_loop, not_here, Failed, PathResult, Side};
 use crate::fd::NetFd;
 use crate::sys;
 
@@ -41,18 +41,14 @@ pub(super) fn file_to_net(
         Some(_) => None,
         None => sys::file_remaining(file).ok(),
     };
-    loop {
-        let want = next_len(limit, size, *moved);
-        if want == 0 {
-            return Ok(true);
-        }
-        match dst.io(Mode::Write, |fd| sys::sendfile(fd, file, want)) {
-            Ok(0) => return Ok(true),
-            Ok(n) => *moved += n as u64,
-            Err(e) if *moved == 0 && not_here(&e) => return Ok(false),
-            Err(e) => return Err(Failed::dst(e)),
-        }
-    }
+    fd_loop(
+        dst,
+        Mode::Write,
+        Side::Dst,
+        |moved| next_len(limit, size, moved),
+        moved,
+        |fd, len| sys::sendfile(fd, file, len),
+    )
 }
 
 /// The length of the next `sendfile` to a socket: a chunk, within the

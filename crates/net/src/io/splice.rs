@@ -36,7 +36,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use netpark_runtime::sys::retry_eintr;
 use netpark_runtime::Mode;
 
-use super::zero_copy::{chunk, not_here, Failed, PathResult, Side};
+use super::zero_copy::{chunk, fd_loop, not_here, Failed, PathResult, Side};
 use crate::fd::NetFd;
 use crate::sys;
 
@@ -173,18 +173,14 @@ pub(super) fn pipe_to_file(
     limit: Option<u64>,
     moved: &mut u64,
 ) -> PathResult {
-    loop {
-        let want = chunk(limit, *moved, PIPE_SIZE);
-        if want == 0 {
-            return Ok(true);
-        }
-        match src.io(Mode::Read, |fd| sys::splice(fd, file, want)) {
-            Ok(0) => return Ok(true),
-            Ok(n) => *moved += n as u64,
-            Err(e) if *moved == 0 && not_here(&e) => return Ok(false),
-            Err(e) => return Err(Failed::new(Side::Src, e)),
-        }
-    }
+    fd_loop(
+        src,
+        Mode::Read,
+        Side::Src,
+        |m| chunk(limit, m, PIPE_SIZE),
+        moved,
+        |fd, len| sys::splice(fd, file, len),
+    )
 }
 
 /// Moves bytes from a regular file straight into a netpark pipe: `EAGAIN`
@@ -196,18 +192,14 @@ pub(super) fn file_to_pipe(
     moved: &mut u64,
 ) -> PathResult {
     let _w = dst.lock_write().map_err(Failed::dst)?;
-    loop {
-        let want = chunk(limit, *moved, PIPE_SIZE);
-        if want == 0 {
-            return Ok(true);
-        }
-        match dst.io(Mode::Write, |fd| sys::splice(file, fd, want)) {
-            Ok(0) => return Ok(true),
-            Ok(n) => *moved += n as u64,
-            Err(e) if *moved == 0 && not_here(&e) => return Ok(false),
-            Err(e) => return Err(Failed::dst(e)),
-        }
-    }
+    fd_loop(
+        dst,
+        Mode::Write,
+        Side::Dst,
+        |m| chunk(limit, m, PIPE_SIZE),
+        moved,
+        |fd, len| sys::splice(file, fd, len),
+    )
 }
 
 #[cfg(test)]

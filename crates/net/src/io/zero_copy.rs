@@ -32,7 +32,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
-use netpark_runtime::{record_copy, CopyPath};
+use netpark_runtime::{record_copy, CopyPath, Mode};
 
 use super::copy::write_counted;
 use super::ends::{Fd, Sink, Source};
@@ -94,6 +94,34 @@ pub(super) fn not_here(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::EXDEV | libc::ESPIPE)
     )
+}
+
+/// The loop of every path made of one syscall on one netpark fd (Go's
+/// `sendFile` loop and the direct splices): ask for `next_len(moved)`
+/// bytes through [`NetFd::io`] (so `EAGAIN` parks on `mode` of `net`, as
+/// a read or write does), until the length is 0, the syscall moves 0 (the
+/// source ended), or it fails: before a byte moved with a "not here"
+/// errno, the path does not apply; otherwise the error is `side`'s.
+pub(super) fn fd_loop(
+    net: &NetFd,
+    mode: Mode,
+    side: Side,
+    next_len: impl Fn(u64) -> usize,
+    moved: &mut u64,
+    mut op: impl FnMut(RawFd, usize) -> io::Result<usize>,
+) -> PathResult {
+    loop {
+        let want = next_len(*moved);
+        if want == 0 {
+            return Ok(true);
+        }
+        match net.io(mode, |fd| op(fd, want)) {
+            Ok(0) => return Ok(true),
+            Ok(n) => *moved += n as u64,
+            Err(e) if *moved == 0 && not_here(&e) => return Ok(false),
+            Err(e) => return Err(Failed::new(side, e)),
+        }
+    }
 }
 
 /// What one end is, for the table above.
