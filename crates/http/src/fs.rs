@@ -60,8 +60,8 @@ const PATH: &AsciiSet = &CONTROLS
 pub struct FileServer {
     /// The directory served; paths never resolve outside it.
     root: PathBuf,
-    /// `root` made canonical at the first request (it may not exist
-    /// before), so a request resolves only its own path.
+    /// `root` made canonical at the first request through a symlink (it
+    /// may not exist before), so such a request resolves only its own path.
     canonical_root: OnceLock<PathBuf>,
 }
 
@@ -135,9 +135,26 @@ impl Handler for FileServer {
 
 impl FileServer {
     /// The file for a cleaned URL path, if it stays inside the root.
+    ///
+    /// The cleaned path has no `..`, so without symlinks it cannot leave
+    /// the root: each component is checked with one `lstat`, and only a
+    /// path that goes through a symlink is made canonical and compared
+    /// with the root's canonical form.
     fn resolve(&self, name: &str) -> io::Result<PathBuf> {
-        let full = self.root.join(name.trim_start_matches('/'));
-        let real = fs::canonicalize(&full)?;
+        let rel = name.trim_start_matches('/');
+        let mut path = self.root.clone();
+        for comp in rel.split('/').filter(|c| !c.is_empty()) {
+            path.push(comp);
+            if fs::symlink_metadata(&path)?.file_type().is_symlink() {
+                return self.resolve_links(rel);
+            }
+        }
+        Ok(path)
+    }
+
+    /// `resolve` for a path through a symlink.
+    fn resolve_links(&self, rel: &str) -> io::Result<PathBuf> {
+        let real = fs::canonicalize(self.root.join(rel))?;
         let root = match self.canonical_root.get() {
             Some(r) => r,
             None => {
