@@ -5,7 +5,18 @@
 //! as soon as a second task on it asked for the lock: the holder could then
 //! never be resumed, and the worker would hang. The types here queue the
 //! waiter and park it, so the worker keeps running other tasks.
+//!
+//! | Go | netpark |
+//! |---|---|
+//! | `sync.Mutex` | [`Mutex`] |
+//! | `make(chan T, n)`, `ch <- v`, `<-ch`, `close(ch)`, `range ch` | [`channel`], [`Sender::send`], [`Receiver::recv`], [`Sender::close`], [`Receiver::iter`] |
+//! | `sync.WaitGroup` | [`WaitGroup`] |
+//! | `sync.Once` | [`Once`] |
 
+pub mod channel;
 pub mod mutex;
+pub mod wait_group;
 
+pub use channel::{channel, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
 pub use mutex::{Mutex, MutexGuard, RawMutex, RawMutexGuard};
+pub use wait_group::{Once, WaitGroup};

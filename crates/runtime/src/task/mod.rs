@@ -222,6 +222,10 @@ impl Task {
             WaitReason::Sync => (5, 0),
             WaitReason::Other => (6, 0),
             WaitReason::Blocking => (7, 0),
+            WaitReason::ChanSend => (8, 0),
+            WaitReason::ChanRecv => (9, 0),
+            WaitReason::WaitGroup => (10, 0),
+            WaitReason::Once => (11, 0),
         };
         self.wait_arg.store(arg, Ordering::Relaxed);
         self.wait_kind.store(kind, Ordering::Relaxed);
@@ -242,6 +246,10 @@ impl Task {
             5 => WaitReason::Sync,
             6 => WaitReason::Other,
             7 => WaitReason::Blocking,
+            8 => WaitReason::ChanSend,
+            9 => WaitReason::ChanRecv,
+            10 => WaitReason::WaitGroup,
+            11 => WaitReason::Once,
             _ => return None,
         })
     }

@@ -105,6 +105,14 @@ pub enum WaitReason {
     Sync,
     /// A blocking call running on a helper thread (`run_blocking`).
     Blocking,
+    /// A channel send (Go's `waitReasonChanSend`).
+    ChanSend,
+    /// A channel receive (Go's `waitReasonChanReceive`).
+    ChanRecv,
+    /// `WaitGroup::wait` (Go's `waitReasonSyncWaitGroupWait`).
+    WaitGroup,
+    /// `Once::call_once` while another caller runs it.
+    Once,
     /// Anything else.
     Other,
 }
@@ -122,6 +130,10 @@ impl std::fmt::Display for WaitReason {
             WaitReason::Join(id) => write!(f, "join task {id}"),
             WaitReason::Sync => f.write_str("lock or channel"),
             WaitReason::Blocking => f.write_str("blocking call on a helper thread"),
+            WaitReason::ChanSend => f.write_str("chan send"),
+            WaitReason::ChanRecv => f.write_str("chan receive"),
+            WaitReason::WaitGroup => f.write_str("sync.WaitGroup.Wait"),
+            WaitReason::Once => f.write_str("sync.Once.Do"),
             WaitReason::Other => f.write_str("unpark"),
         }
     }
