@@ -113,6 +113,8 @@ struct Queue {
 
 /// Proof of holding a [`Mutex`]; releases it on drop.
 pub struct MutexGuard<'a, T: ?Sized> {
+    /// The mutex this guard holds, for `Condvar::wait` to lock again.
+    owner: &'a Mutex<T>,
     /// The lock to release.
     lock: &'a RawMutex,
     /// The value's inner guard; `None` only inside `drop`, which releases it
@@ -168,9 +170,17 @@ impl<T: ?Sized> Mutex<T> {
         // The MutexGuard releases the raw lock itself, after the value.
         std::mem::forget(raw);
         MutexGuard {
+            owner: self,
             lock: &self.raw,
             data: Some(data),
         }
+    }
+}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The mutex this guard holds.
+    pub(crate) fn mutex(guard: &Self) -> &'a Mutex<T> {
+        guard.owner
     }
 }
 
