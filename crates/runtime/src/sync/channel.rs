@@ -34,6 +34,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,37 +43,67 @@ use parking_lot::Mutex;
 use crate::task::park::{self, current_unparker, Unparker, WaitReason};
 
 /// A parked sender's or receiver's slot.
-struct Slot<T> {
+pub(super) struct Slot<T> {
     /// The value: the sender's until taken, the receiver's once given.
-    value: Option<T>,
+    pub(super) value: Option<T>,
     /// WAITING / DONE / CLOSED; see the module docs.
-    state: SlotState,
+    pub(super) state: SlotState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SlotState {
+pub(super) enum SlotState {
     Waiting,
     Done,
     Closed,
 }
 
 /// A waiter in a queue: its slot (shared with it) and who to wake.
-struct Waiter<T> {
+pub(super) struct Waiter<T> {
     /// Identifies the waiter when it leaves the queue itself.
-    ticket: u64,
+    pub(super) ticket: u64,
     /// Where the value goes (or comes from); written under the channel lock.
-    slot: Arc<Mutex<Slot<T>>>,
+    pub(super) slot: Arc<Mutex<Slot<T>>>,
     /// Woken after the channel lock is dropped.
-    unparker: Unparker,
+    pub(super) unparker: Unparker,
+    /// For a `select` waiter, the flag its cases share: whoever swaps it
+    /// to true fires the select; a waiter whose flag is already set
+    /// belongs to a select that another case fired, and is skipped.
+    pub(super) claim: Option<Arc<AtomicBool>>,
 }
 
-struct State<T> {
+impl<T> Waiter<T> {
+    /// Whether this waiter could be fired (its select has not fired).
+    fn live(&self) -> bool {
+        self.claim
+            .as_ref()
+            .is_none_or(|c| !c.load(Ordering::Acquire))
+    }
+
+    /// Whether this waiter may be fired now (claims its select, if any).
+    fn claim(&self) -> bool {
+        self.claim
+            .as_ref()
+            .is_none_or(|c| !c.swap(true, Ordering::AcqRel))
+    }
+}
+
+/// Pops the first waiter that can still be fired (see [`Waiter::claim`]).
+fn pop_live<T>(q: &mut VecDeque<Waiter<T>>) -> Option<Waiter<T>> {
+    while let Some(w) = q.pop_front() {
+        if w.claim() {
+            return Some(w);
+        }
+    }
+    None
+}
+
+pub(super) struct State<T> {
     /// Values in flight; at most `cap`.
     buf: VecDeque<T>,
     /// Parked senders with their values.
-    senders: VecDeque<Waiter<T>>,
+    pub(super) senders: VecDeque<Waiter<T>>,
     /// Parked receivers.
-    receivers: VecDeque<Waiter<T>>,
+    pub(super) receivers: VecDeque<Waiter<T>>,
     /// No more sends: receivers drain `buf`, then get `RecvError`.
     closed: bool,
     /// Every receiver is gone: sends fail.
@@ -82,14 +113,14 @@ struct State<T> {
     /// Live `Receiver`s.
     receivers_alive: usize,
     /// Next waiter ticket.
-    next_ticket: u64,
+    pub(super) next_ticket: u64,
 }
 
-struct Chan<T> {
+pub(super) struct Chan<T> {
     /// The capacity; 0 is a rendezvous.
     cap: usize,
     /// Everything else, under one lock.
-    state: Mutex<State<T>>,
+    pub(super) state: Mutex<State<T>>,
 }
 
 /// Creates a channel of capacity `cap` (Go's `make(chan T, cap)`): `cap` 0
@@ -130,13 +161,13 @@ pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 /// The sending half (Go's `chan<- T`).
 pub struct Sender<T> {
     /// The channel; shared by every handle.
-    chan: Arc<Chan<T>>,
+    pub(super) chan: Arc<Chan<T>>,
 }
 
 /// The receiving half (Go's `<-chan T`).
 pub struct Receiver<T> {
     /// The channel; shared by every handle.
-    chan: Arc<Chan<T>>,
+    pub(super) chan: Arc<Chan<T>>,
 }
 
 /// A send on a closed channel (or one with no receiver left); the value
@@ -212,7 +243,7 @@ impl<T> TrySendError<T> {
 }
 
 /// What a send found under the lock.
-enum SendNow<T> {
+pub(super) enum SendNow<T> {
     /// Handed over or buffered; wake this receiver (if any) after the lock.
     Sent(Option<Unparker>),
     /// No room: the value back, to wait with.
@@ -222,11 +253,11 @@ enum SendNow<T> {
 }
 
 impl<T> Chan<T> {
-    fn try_send_locked(&self, st: &mut State<T>, v: T) -> SendNow<T> {
+    pub(super) fn try_send_locked(&self, st: &mut State<T>, v: T) -> SendNow<T> {
         if st.closed || st.no_rx {
             return SendNow::Closed(v);
         }
-        if let Some(w) = st.receivers.pop_front() {
+        if let Some(w) = pop_live(&mut st.receivers) {
             let mut slot = w.slot.lock();
             slot.value = Some(v);
             slot.state = SlotState::Done;
@@ -241,10 +272,10 @@ impl<T> Chan<T> {
     }
 
     /// A value if one is there now, waking the sender it came from.
-    fn try_recv_locked(&self, st: &mut State<T>) -> Option<(T, Option<Unparker>)> {
+    pub(super) fn try_recv_locked(&self, st: &mut State<T>) -> Option<(T, Option<Unparker>)> {
         if let Some(v) = st.buf.pop_front() {
             // Room now: the oldest parked sender's value moves into `buf`.
-            let woken = st.senders.pop_front().map(|w| {
+            let woken = pop_live(&mut st.senders).map(|w| {
                 let mut slot = w.slot.lock();
                 if let Some(sv) = slot.value.take() {
                     st.buf.push_back(sv);
@@ -255,7 +286,7 @@ impl<T> Chan<T> {
             });
             return Some((v, woken));
         }
-        let w = st.senders.pop_front()?;
+        let w = pop_live(&mut st.senders)?;
         let mut slot = w.slot.lock();
         let v = slot.value.take().expect("a parked sender holds its value");
         slot.state = SlotState::Done;
@@ -289,6 +320,7 @@ impl<T> Chan<T> {
                         ticket,
                         slot: slot.clone(),
                         unparker: current_unparker(),
+                        claim: None,
                     });
                     (slot, ticket)
                 }
@@ -361,6 +393,7 @@ impl<T> Chan<T> {
                 ticket,
                 slot: slot.clone(),
                 unparker: current_unparker(),
+                claim: None,
             });
             (slot, ticket)
         };
@@ -399,6 +432,24 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Whether a receive would end at once with `RecvError`.
+    pub(super) fn recv_closed(st: &State<T>) -> bool {
+        st.closed
+    }
+
+    /// Whether a receive could complete now: a value, a parked sender not
+    /// claimed by another select, or closed (under the lock; a select's
+    /// claim may still be taken elsewhere before it acts on this).
+    pub(super) fn recv_ready(&self, st: &State<T>) -> bool {
+        !st.buf.is_empty() || st.closed || st.senders.iter().any(Waiter::live)
+    }
+
+    /// Whether a send could complete now: room, a live parked receiver, or
+    /// a closed channel (the send then fails at once).
+    pub(super) fn send_ready(&self, st: &State<T>) -> bool {
+        st.closed || st.no_rx || st.buf.len() < self.cap || st.receivers.iter().any(Waiter::live)
+    }
+
     /// Marks the channel closed (or receiver-less) and fails every waiter.
     fn shut(&self, no_rx: bool) {
         let woken: Vec<Unparker> = {
@@ -413,8 +464,11 @@ impl<T> Chan<T> {
             // Receivers fail only once nothing is buffered (it is, when any
             // wait); senders fail on either.
             for w in st.senders.drain(..).chain(st.receivers.drain(..)) {
-                w.slot.lock().state = SlotState::Closed;
-                woken.push(w.unparker);
+                // A select another case fired is not told.
+                if w.claim() {
+                    w.slot.lock().state = SlotState::Closed;
+                    woken.push(w.unparker);
+                }
             }
             woken
         };

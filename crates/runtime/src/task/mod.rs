@@ -226,6 +226,7 @@ impl Task {
             WaitReason::ChanRecv => (9, 0),
             WaitReason::WaitGroup => (10, 0),
             WaitReason::Once => (11, 0),
+            WaitReason::Select => (12, 0),
         };
         self.wait_arg.store(arg, Ordering::Relaxed);
         self.wait_kind.store(kind, Ordering::Relaxed);
@@ -250,6 +251,7 @@ impl Task {
             9 => WaitReason::ChanRecv,
             10 => WaitReason::WaitGroup,
             11 => WaitReason::Once,
+            12 => WaitReason::Select,
             _ => return None,
         })
     }

@@ -113,6 +113,8 @@ pub enum WaitReason {
     WaitGroup,
     /// `Once::call_once` while another caller runs it.
     Once,
+    /// A `Select` with no case ready (Go's `waitReasonSelect`).
+    Select,
     /// Anything else.
     Other,
 }
@@ -134,6 +136,7 @@ impl std::fmt::Display for WaitReason {
             WaitReason::ChanRecv => f.write_str("chan receive"),
             WaitReason::WaitGroup => f.write_str("sync.WaitGroup.Wait"),
             WaitReason::Once => f.write_str("sync.Once.Do"),
+            WaitReason::Select => f.write_str("select"),
             WaitReason::Other => f.write_str("unpark"),
         }
     }
