@@ -259,6 +259,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("ONLY").as_deref() == Ok("netpark-ping-pong") {
+        // For a profiler: netpark's one-worker ping-pong alone.
+        println!("{:.0} ns", netpark_ping_pong(&np1, n * 10, true));
+        return;
+    }
     println!("channels: ns per round trip / per message, best of {ROUNDS}; (x) is peer/netpark, above 1 is netpark faster");
     row(
         "ping-pong, one worker (cap 0)",
