@@ -288,6 +288,32 @@ impl NetFd {
         self.pd.wait_until(mode, deadline)
     }
 
+    /// Parks until the fd is readable (bytes, end of stream or an error
+    /// pending), holding no buffer while it waits (Go's #15735, tokio's
+    /// `readable()`). It asks the kernel first, so bytes that came before
+    /// the call are seen at once; deadlines, close and cancel end it as
+    /// they end a read.
+    ///
+    /// # Errors
+    ///
+    /// As [`io`](Self::io).
+    pub fn wait_readable(&self) -> io::Result<()> {
+        self.io(Mode::Read, |fd| sys::poll_now(fd, libc::POLLIN))?;
+        // Bytes are there: the next read must try at once, not wait for an
+        // edge this wait may have consumed.
+        self.read_drained.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Parks until the fd is writable, as [`wait_readable`](Self::wait_readable).
+    ///
+    /// # Errors
+    ///
+    /// As [`io`](Self::io).
+    pub fn wait_writable(&self) -> io::Result<()> {
+        self.io(Mode::Write, |fd| sys::poll_now(fd, libc::POLLOUT))
+    }
+
     /// Reads into `buf` (Go's `FD.Read`). Zero-length reads return 0 at once.
     ///
     /// # Errors

@@ -61,6 +61,29 @@ macro_rules! impl_deadlines {
                 self.fd.set_timeout(netpark_runtime::Mode::Write, d)
             }
 
+            /// Parks until the socket is readable (bytes, end of stream or an
+            /// error pending) without holding a buffer (Go's #15735, tokio's
+            /// `readable()`): an idle connection can wait here and read into
+            /// a buffer it borrows only once bytes are there.
+            ///
+            /// # Errors
+            ///
+            /// `TimedOut` past the read deadline, `NotConnected` after close,
+            /// `Interrupted` when the task is cancelled.
+            pub fn wait_readable(&self) -> std::io::Result<()> {
+                self.fd.wait_readable()
+            }
+
+            /// Parks until the socket is writable, as
+            /// [`wait_readable`](Self::wait_readable) (write deadline).
+            ///
+            /// # Errors
+            ///
+            /// As [`wait_readable`](Self::wait_readable).
+            pub fn wait_writable(&self) -> std::io::Result<()> {
+                self.fd.wait_writable()
+            }
+
             /// The per-read timeout.
             pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
                 Ok(self.fd.timeout(netpark_runtime::Mode::Read))

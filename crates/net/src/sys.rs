@@ -562,3 +562,21 @@ pub(crate) fn file_remaining(fd: RawFd) -> io::Result<u64> {
     let pos = unsafe { syscall!(lseek(fd, 0, libc::SEEK_CUR)) }?;
     Ok((st.st_size as u64).saturating_sub(pos as u64))
 }
+
+/// Whether `fd` is ready for `events` now (`poll(2)` with a zero timeout):
+/// `Ok` when any of them (or an error or hang-up) is pending, `WouldBlock`
+/// otherwise, so the retry loop parks on it.
+pub(crate) fn poll_now(fd: RawFd, events: libc::c_short) -> io::Result<()> {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, and a zero timeout: the call never blocks.
+    let n = retry_eintr(|| unsafe { syscall!(poll(&mut p, 1, 0)) })?;
+    if n > 0 && p.revents & (events | libc::POLLERR | libc::POLLHUP) != 0 {
+        Ok(())
+    } else {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
