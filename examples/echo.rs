@@ -39,7 +39,7 @@ fn main() {
         let server_ln = ln.clone();
         let server = netpark::task::Builder::new()
             .name("echo-server")
-            .spawn(move || common::serve(server_ln, print))
+            .spawn(move || common::serve(server_ln, print, false))
             .expect("spawn server");
         let start = Instant::now();
         let result = common::run_messages(&addr, conns, count, size, print);

@@ -6,11 +6,13 @@ mod common;
 
 const USAGE: &str = "echo_server: echo every byte back, one task per connection
 
-usage: echo_server [--addr HOST:PORT] [--workers N] [--shared-epoll] [--verbose]
+usage: echo_server [--addr HOST:PORT] [--workers N] [--shared-epoll] [--shared-buffer] [--verbose]
 
   --addr HOST:PORT   address to listen on (default 127.0.0.1:8000; :0 picks a port)
   --workers N        runtime worker threads (default: one per core)
   --shared-epoll     register every socket in worker 0's epoll (the other reactor shape)
+  --shared-buffer    wait in wait_readable() holding no buffer, read into one
+                     borrowed from the worker (an idle connection costs less)
   --verbose          print in/out lines per message";
 
 fn main() {
@@ -21,6 +23,7 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     let verbose = flags.has("verbose");
+    let shared = flags.has("shared-buffer");
     let rt = netpark::Runtime::builder()
         .workers(workers)
         .name("echo")
@@ -42,6 +45,6 @@ fn main() {
             ln.local_addr().unwrap(),
             std::process::id()
         );
-        common::serve(std::sync::Arc::new(ln), verbose);
+        common::serve(std::sync::Arc::new(ln), verbose, shared);
     });
 }

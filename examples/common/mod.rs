@@ -69,8 +69,9 @@ impl Flags {
     }
 }
 
-/// Accepts forever, one task per connection, echoing with a 4 KiB buffer.
-pub fn serve(listener: Arc<TcpListener>, verbose: bool) {
+/// Accepts forever, one task per connection, echoing with a 4 KiB buffer
+/// of its own, or (`shared`) one borrowed from its worker while it reads.
+pub fn serve(listener: Arc<TcpListener>, verbose: bool, shared: bool) {
     loop {
         let (conn, peer) = match listener.accept() {
             Ok(c) => c,
@@ -84,7 +85,12 @@ pub fn serve(listener: Arc<TcpListener>, verbose: bool) {
             println!("server: accepted {peer}");
         }
         netpark::spawn(move || {
-            if let Err(e) = echo(&conn, verbose) {
+            let r = if shared {
+                echo_shared(&conn)
+            } else {
+                echo(&conn, verbose)
+            };
+            if let Err(e) = r {
                 if verbose {
                     eprintln!("echo_server: {e}");
                 }
@@ -114,6 +120,59 @@ fn echo(conn: &TcpStream, verbose: bool) -> io::Result<()> {
         w.write_all(&buf[..n])?;
         if verbose {
             println!("server: out {peer} n={n}");
+        }
+    }
+}
+
+thread_local! {
+    /// The worker's one read buffer for `--shared-buffer` connections: a
+    /// started task never leaves its worker, and no task holds it across a
+    /// park, so one a worker is enough.
+    static SHARED: std::cell::RefCell<Box<[u8; 4096]>> =
+        std::cell::RefCell::new(Box::new([0u8; 4096]));
+}
+
+/// The `--shared-buffer` echo: wait for bytes holding no buffer, read them
+/// into the worker's, write back what fits at once; a write that would
+/// wait keeps its own copy of what is left, so the borrowed buffer is
+/// never held across a park. A parked connection costs its stack's frames
+/// of `wait_readable` and nothing more.
+fn echo_shared(conn: &TcpStream) -> io::Result<()> {
+    /// What one turn with the borrowed buffer left to do.
+    enum Step {
+        /// The peer closed.
+        End,
+        /// Everything read was written back.
+        Done,
+        /// These bytes did not fit: written with a wait, from our own copy.
+        Rest(Vec<u8>),
+    }
+    loop {
+        conn.wait_readable()?;
+        let step = SHARED.with(|b| -> io::Result<Step> {
+            let mut buf = b.borrow_mut();
+            let n = match conn.try_read(&mut buf[..]) {
+                Ok(0) => return Ok(Step::End),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::Done),
+                Err(e) => return Err(e),
+            };
+            let mut done = 0;
+            while done < n {
+                match conn.try_write(&buf[done..n]) {
+                    Ok(k) => done += k,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(Step::Rest(buf[done..n].to_vec()))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(Step::Done)
+        })?;
+        match step {
+            Step::End => return Ok(()),
+            Step::Done => {}
+            Step::Rest(rest) => conn.write_all(&rest)?,
         }
     }
 }

@@ -49,6 +49,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netpark_runtime::sync::{RawMutex, RawMutexGuard};
+use netpark_runtime::sys::retry_eintr;
 use netpark_runtime::{error, Mode, PollDesc};
 use parking_lot::Mutex;
 
@@ -303,6 +304,41 @@ impl NetFd {
         // edge this wait may have consumed.
         self.read_drained.store(false, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// One read that never parks: `WouldBlock` when nothing is there
+    /// (tokio's `try_read`). With [`wait_readable`](Self::wait_readable), a
+    /// task can read into a buffer it borrows only for that moment.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`; [`error::closed`] after close; the OS error.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let _r = self.incref()?;
+        if self.is_socket {
+            retry_eintr(|| sys::recv(self.fd, buf, 0))
+        } else {
+            retry_eintr(|| sys::read(self.fd, buf))
+        }
+    }
+
+    /// One write that never parks: `WouldBlock` when the send buffer is
+    /// full or another write holds the fd's write lock (tokio's
+    /// `try_write`).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_read`](Self::try_read).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        let _r = self.incref()?;
+        let Some(_w) = self.write_lock.try_lock() else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        if self.is_socket {
+            retry_eintr(|| sys::send(self.fd, buf))
+        } else {
+            retry_eintr(|| sys::write(self.fd, buf))
+        }
     }
 
     /// Parks until the fd is writable, as [`wait_readable`](Self::wait_readable).

@@ -193,6 +193,39 @@ macro_rules! impl_stream_methods {
                 self.fd.read_vectored(bufs).map_err(|e| self.err("read", e))
             }
 
+            /// One read that never parks (tokio's `try_read`): `WouldBlock`
+            /// when nothing is there. Pair it with `wait_readable` to read
+            /// into a buffer borrowed only for that moment.
+            ///
+            /// # Errors
+            ///
+            /// `WouldBlock`, or as [`read`](Self::read).
+            pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.fd.try_read(buf).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        e
+                    } else {
+                        self.err("read", e)
+                    }
+                })
+            }
+
+            /// One write that never parks (tokio's `try_write`): `WouldBlock`
+            /// when nothing fits now.
+            ///
+            /// # Errors
+            ///
+            /// `WouldBlock`, or as [`write`](Self::write).
+            pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                self.fd.try_write(buf).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        e
+                    } else {
+                        self.err("write", e)
+                    }
+                })
+            }
+
             /// Reads without removing the data from the queue (`MSG_PEEK`).
             ///
             /// # Errors
