@@ -58,17 +58,17 @@ pub(super) enum SlotState {
 }
 
 /// A waiter in a queue: its slot (shared with it) and who to wake.
-pub(super) struct Waiter<T> {
+struct Waiter<T> {
     /// Identifies the waiter when it leaves the queue itself.
-    pub(super) ticket: u64,
+    ticket: u64,
     /// Where the value goes (or comes from); written under the channel lock.
-    pub(super) slot: Arc<Mutex<Slot<T>>>,
+    slot: Arc<Mutex<Slot<T>>>,
     /// Woken after the channel lock is dropped.
-    pub(super) unparker: Unparker,
+    unparker: Unparker,
     /// For a `select` waiter, the flag its cases share: whoever swaps it
     /// to true fires the select; a waiter whose flag is already set
     /// belongs to a select that another case fired, and is skipped.
-    pub(super) claim: Option<Arc<AtomicBool>>,
+    claim: Option<Arc<AtomicBool>>,
 }
 
 impl<T> Waiter<T> {
@@ -87,6 +87,56 @@ impl<T> Waiter<T> {
     }
 }
 
+/// Which queue a waiter stands in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Queue {
+    /// `senders`, holding a value.
+    Send,
+    /// `receivers`, waiting for one.
+    Recv,
+}
+
+/// A queued waiter as its owner keeps it: its ticket and its slot.
+pub(super) type Queued<T> = (u64, Arc<Mutex<Slot<T>>>);
+
+impl<T> State<T> {
+    /// Queues the caller in `queue` (a sender with its `value`), marked
+    /// with a select's `claim` if it is one; called under the channel lock.
+    pub(super) fn enqueue(
+        &mut self,
+        queue: Queue,
+        value: Option<T>,
+        claim: Option<Arc<AtomicBool>>,
+    ) -> Queued<T> {
+        let slot = Arc::new(Mutex::new(Slot {
+            value,
+            state: SlotState::Waiting,
+        }));
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        let w = Waiter {
+            ticket,
+            slot: slot.clone(),
+            unparker: current_unparker(),
+            claim,
+        };
+        match queue {
+            Queue::Send => self.senders.push_back(w),
+            Queue::Recv => self.receivers.push_back(w),
+        }
+        (ticket, slot)
+    }
+
+    /// Takes the waiter with `ticket` out of `queue`, if still there.
+    pub(super) fn dequeue(&mut self, queue: Queue, ticket: u64) {
+        let q = match queue {
+            Queue::Send => &mut self.senders,
+            Queue::Recv => &mut self.receivers,
+        };
+        q.retain(|w| w.ticket != ticket);
+    }
+}
+
 /// Pops the first waiter that can still be fired (see [`Waiter::claim`]).
 fn pop_live<T>(q: &mut VecDeque<Waiter<T>>) -> Option<Waiter<T>> {
     while let Some(w) = q.pop_front() {
@@ -101,9 +151,9 @@ pub(super) struct State<T> {
     /// Values in flight; at most `cap`.
     buf: VecDeque<T>,
     /// Parked senders with their values.
-    pub(super) senders: VecDeque<Waiter<T>>,
+    senders: VecDeque<Waiter<T>>,
     /// Parked receivers.
-    pub(super) receivers: VecDeque<Waiter<T>>,
+    receivers: VecDeque<Waiter<T>>,
     /// No more sends: receivers drain `buf`, then get `RecvError`.
     closed: bool,
     /// Every receiver is gone: sends fail.
@@ -113,7 +163,7 @@ pub(super) struct State<T> {
     /// Live `Receiver`s.
     receivers_alive: usize,
     /// Next waiter ticket.
-    pub(super) next_ticket: u64,
+    next_ticket: u64,
 }
 
 pub(super) struct Chan<T> {
@@ -295,7 +345,7 @@ impl<T> Chan<T> {
     }
 
     fn send(&self, v: T, deadline: Option<Instant>) -> Result<(), TrySendError<T>> {
-        let (slot, ticket) = {
+        let (ticket, slot) = {
             let mut st = self.state.lock();
             match self.try_send_locked(&mut st, v) {
                 SendNow::Sent(w) => {
@@ -310,19 +360,7 @@ impl<T> Chan<T> {
                     if deadline.is_some_and(|d| d <= Instant::now()) {
                         return Err(TrySendError::Full(v));
                     }
-                    let slot = Arc::new(Mutex::new(Slot {
-                        value: Some(v),
-                        state: SlotState::Waiting,
-                    }));
-                    let ticket = st.next_ticket;
-                    st.next_ticket += 1;
-                    st.senders.push_back(Waiter {
-                        ticket,
-                        slot: slot.clone(),
-                        unparker: current_unparker(),
-                        claim: None,
-                    });
-                    (slot, ticket)
+                    st.enqueue(Queue::Send, Some(v), None)
                 }
             }
         };
@@ -354,7 +392,7 @@ impl<T> Chan<T> {
                         return Err(TrySendError::Closed(v));
                     }
                     SlotState::Waiting => {
-                        st.senders.retain(|w| w.ticket != ticket);
+                        st.dequeue(Queue::Send, ticket);
                         let v = s.value.take().expect("a waiting sender holds its value");
                         return Err(if parked.is_err() {
                             TrySendError::Cancelled(v)
@@ -368,7 +406,7 @@ impl<T> Chan<T> {
     }
 
     fn recv(&self, deadline: Option<Instant>) -> Result<T, TryRecvError> {
-        let (slot, ticket) = {
+        let (ticket, slot) = {
             let mut st = self.state.lock();
             if let Some((v, w)) = self.try_recv_locked(&mut st) {
                 drop(st);
@@ -383,19 +421,7 @@ impl<T> Chan<T> {
             if deadline.is_some_and(|d| d <= Instant::now()) {
                 return Err(TryRecvError::Empty);
             }
-            let slot = Arc::new(Mutex::new(Slot {
-                value: None,
-                state: SlotState::Waiting,
-            }));
-            let ticket = st.next_ticket;
-            st.next_ticket += 1;
-            st.receivers.push_back(Waiter {
-                ticket,
-                slot: slot.clone(),
-                unparker: current_unparker(),
-                claim: None,
-            });
-            (slot, ticket)
+            st.enqueue(Queue::Recv, None, None)
         };
         loop {
             let parked = park::park(WaitReason::ChanRecv, deadline);
@@ -420,7 +446,7 @@ impl<T> Chan<T> {
                     }
                     SlotState::Closed => return Err(TryRecvError::Closed),
                     SlotState::Waiting => {
-                        st.receivers.retain(|w| w.ticket != ticket);
+                        st.dequeue(Queue::Recv, ticket);
                         return Err(if parked.is_err() {
                             TryRecvError::Cancelled
                         } else {

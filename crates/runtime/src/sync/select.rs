@@ -47,12 +47,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use super::channel::{
-    Chan, Receiver, RecvError, SendError, SendNow, Sender, Slot, SlotState, Waiter,
+    Chan, Queue, Queued, Receiver, RecvError, SendError, SendNow, Sender, SlotState,
 };
-use crate::task::park::{self, current_unparker, WaitReason};
+use crate::task::park::{self, WaitReason};
 
 /// What enqueueing a case did.
 enum Enq {
@@ -83,6 +81,13 @@ trait Case<R> {
     fn finish(self: Box<Self>) -> R;
 }
 
+/// Whether a queued waiter's slot was fired (it is no longer waiting).
+fn fired<T>(queued: &Option<Queued<T>>) -> bool {
+    queued
+        .as_ref()
+        .is_some_and(|(_, s)| s.lock().state != SlotState::Waiting)
+}
+
 /// A small random number for the poll order (Go's `cheaprand`).
 fn cheap_rand() -> u64 {
     static STATE: AtomicU64 = AtomicU64::new(0x853c_49e6_748f_ea9b);
@@ -98,7 +103,7 @@ struct RecvCase<'a, T, F> {
     /// The outcome once fired.
     result: Option<Result<T, RecvError>>,
     /// The queued waiter: ticket and slot.
-    queued: Option<(u64, Arc<Mutex<Slot<T>>>)>,
+    queued: Option<Queued<T>>,
 }
 
 impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Case<R> for RecvCase<'_, T, F> {
@@ -139,35 +144,17 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Case<R> for RecvCase<'_, T, F> 
             }
             return Enq::Retry;
         }
-        let slot = Arc::new(Mutex::new(Slot {
-            value: None,
-            state: SlotState::Waiting,
-        }));
-        let ticket = st.next_ticket;
-        st.next_ticket += 1;
-        st.receivers.push_back(Waiter {
-            ticket,
-            slot: slot.clone(),
-            unparker: current_unparker(),
-            claim: Some(claim.clone()),
-        });
-        self.queued = Some((ticket, slot));
+        self.queued = Some(st.enqueue(Queue::Recv, None, Some(claim.clone())));
         Enq::Queued
     }
 
     fn fired(&self) -> bool {
-        self.queued
-            .as_ref()
-            .is_some_and(|(_, s)| s.lock().state != SlotState::Waiting)
+        fired(&self.queued)
     }
 
     fn dequeue(&mut self) {
         if let Some((ticket, _)) = &self.queued {
-            self.chan
-                .state
-                .lock()
-                .receivers
-                .retain(|w| w.ticket != *ticket);
+            self.chan.state.lock().dequeue(Queue::Recv, *ticket);
         }
     }
 
@@ -196,7 +183,7 @@ struct SendCase<'a, T, F> {
     /// The outcome once fired.
     result: Option<Result<(), SendError<T>>>,
     /// The queued waiter.
-    queued: Option<(u64, Arc<Mutex<Slot<T>>>)>,
+    queued: Option<Queued<T>>,
 }
 
 impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T, F> {
@@ -249,35 +236,17 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T,
                 }
             };
         }
-        let slot = Arc::new(Mutex::new(Slot {
-            value: self.value.take(),
-            state: SlotState::Waiting,
-        }));
-        let ticket = st.next_ticket;
-        st.next_ticket += 1;
-        st.senders.push_back(Waiter {
-            ticket,
-            slot: slot.clone(),
-            unparker: current_unparker(),
-            claim: Some(claim.clone()),
-        });
-        self.queued = Some((ticket, slot));
+        self.queued = Some(st.enqueue(Queue::Send, self.value.take(), Some(claim.clone())));
         Enq::Queued
     }
 
     fn fired(&self) -> bool {
-        self.queued
-            .as_ref()
-            .is_some_and(|(_, s)| s.lock().state != SlotState::Waiting)
+        fired(&self.queued)
     }
 
     fn dequeue(&mut self) {
         if let Some((ticket, slot)) = &self.queued {
-            self.chan
-                .state
-                .lock()
-                .senders
-                .retain(|w| w.ticket != *ticket);
+            self.chan.state.lock().dequeue(Queue::Send, *ticket);
             // Not sent: the value comes back.
             if self.value.is_none() {
                 self.value = slot.lock().value.take();
