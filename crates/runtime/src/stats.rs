@@ -42,6 +42,9 @@ pub(crate) struct Counters {
     pub(crate) timers_fired: Counter,
     pub(crate) stuck_warnings: Counter,
     pub(crate) worker_wakeups: Counter,
+    pub(crate) handoffs: Counter,
+    pub(crate) spare_workers_started: Counter,
+    pub(crate) spare_workers_retired: Counter,
     /// Copies and bytes per [`CopyPath`], indexed by `CopyPath as usize`.
     pub(crate) copies: [(Counter, Counter); 4],
 }
@@ -145,6 +148,13 @@ pub struct Stats {
     /// cross-thread wake or spawn (Go's `netpollBreak`); a spinning worker
     /// needs none.
     pub worker_wakeups: u64,
+    /// Unstarted tasks the monitor moved off a stuck worker (Go's `handoffp`).
+    pub handoffs: u64,
+    /// Spare worker threads the monitor started because every worker was
+    /// stuck (Go's `startm`).
+    pub spare_workers_started: u64,
+    /// Spare worker threads that retired once their tasks had ended.
+    pub spare_workers_retired: u64,
     /// Copies by `netpark::io::copy` and friends, per path taken.
     pub copy: CopyStats,
 }
@@ -165,6 +175,9 @@ pub fn stats() -> Stats {
         s.timers_fired += c.timers_fired.get();
         s.stuck_warnings += c.stuck_warnings.get();
         s.worker_wakeups += c.worker_wakeups.get();
+        s.handoffs += c.handoffs.get();
+        s.spare_workers_started += c.spare_workers_started.get();
+        s.spare_workers_retired += c.spare_workers_retired.get();
         let paths = [
             &mut s.copy.splice,
             &mut s.copy.sendfile,

@@ -119,6 +119,12 @@ impl Poller {
         }
     }
 
+    /// Makes a killed poller live again (a spare worker slot started anew).
+    /// `kill` re-homed and removed every fd, so it starts empty.
+    pub(crate) fn revive(&self) {
+        self.alive.store(true, Ordering::Release);
+    }
+
     fn register(&self, fd: RawFd, token: Token) -> io::Result<()> {
         match self.epoll.add(fd, token.0) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
@@ -130,7 +136,7 @@ impl Poller {
         }
     }
 
-    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+    pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {
         self.epoll.delete(fd)?;
         self.registered.fetch_sub(1, Ordering::Relaxed);
         Ok(())

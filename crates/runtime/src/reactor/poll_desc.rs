@@ -383,6 +383,9 @@ impl PollDesc {
         let mut st = self.state.lock();
         if st.poller.as_ref().is_some_and(|p| Arc::ptr_eq(p, dead)) {
             st.poller = None;
+            // Out of the dead epoll too, so a spare slot's poller, revived
+            // later, reports nothing for an fd that now lives elsewhere.
+            let _ = dead.deregister(self.fd);
             out.extend(st.read.waiters.iter().cloned());
             out.extend(st.write.waiters.iter().cloned());
         }

@@ -1,25 +1,62 @@
 //! The scheduler: N worker threads, each with its own run queue and poller
-//! (Go's Ps and Ms, one M per P, with no M handoff).
+//! (Go's Ps and Ms, one M per P), a monitor (Go's `sysmon`), and spare
+//! workers the monitor starts when every worker is stuck (Go's `startm`).
 //!
 //! # Queues of one worker
 //!
 //! | queue | holds | touched by |
 //! |---|---|---|
-//! | `runnext` | the newest task spawned here (unstarted) | owner only |
-//! | `queue` | woken and yielded tasks, and tasks from the inbox | owner only |
-//! | `stealable` | older unstarted spawns | owner, idle peers (steal), monitor |
-//! | `inbox` | wakes and spawns from other threads | any thread sends, owner receives |
+//! | `runnext` | the newest task spawned here (unstarted) | owner puts; owner and monitor take |
+//! | `unstarted` | every other unstarted task of this worker, with its sequence number | owner, idle peers (steal), other threads' spawns, monitor (hand-off) |
+//! | `queue` | woken and yielded tasks (started, so only the owner runs them) | owner only |
+//! | `inbox` | wakes from other threads, dump requests | any thread sends, owner receives |
 //!
 //! A spawn from a worker goes to `runnext` (run as soon as the spawner blocks, as
-//! Go and tokio do), pushing the previous `runnext` to `stealable` and waking an
+//! Go and tokio do), pushing the previous `runnext` to `unstarted` and waking an
 //! idle peer to steal it, so an accept loop that spawns a burst spreads the
-//! burst over every worker. Started tasks never move. A spawn with
-//! `task::Builder::same_worker` goes to the back of `queue` instead, where no
-//! peer steals it: tasks that wake each other constantly stay on one thread.
+//! burst over every worker. A spawn from another thread goes to the
+//! `unstarted` queue of a worker that is not stuck. A spawn with
+//! `task::Builder::same_worker` goes to `unstarted` *pinned*: peers do not
+//! steal it, so tasks that wake each other constantly stay on one thread.
 //!
 //! **Architecture Invariant:** a started task is only ever resumed by its owner
 //! worker. A wake from another thread is a message in the owner's inbox plus an
 //! eventfd write if the owner sleeps in `epoll_wait`.
+//!
+//! **Architecture Invariant:** an unstarted task is never in owner-only
+//! storage: it is in `runnext` or `unstarted`, which other threads can reach.
+//! So a worker held by one task (a blocking call, a busy loop) strands no task
+//! that has not started: the monitor hands them off.
+//!
+//! # Hand-off (Go's `retake` / `handoffp` / `startm`)
+//!
+//! ```text
+//!            monitor: the same task has held the worker ≥ stuck_threshold
+//!   running ─────────────────────────────────────────────────────────────► stuck
+//!      ▲      every monitor period while stuck: take runnext + unstarted     │
+//!      │      (pinned too) and give them to a peer that is not stuck, else   │
+//!      │      to a spare worker (started now if none runs)                   │
+//!      └──────────────── monitor: the worker switched tasks ─────────────────┘
+//! ```
+//!
+//! Taking from `runnext` is an atomic swap and from `unstarted` a pop under
+//! its lock, the same moves the owner makes, so a stuck worker that wakes in
+//! the middle of a hand-off and a monitor that takes its tasks never both get
+//! one. Spawns from other threads skip stuck workers; a task that spawns
+//! while its own worker is marked stuck puts the new task in `unstarted` and
+//! wakes an idle peer instead of filling `runnext`.
+//!
+//! A spare worker is a worker slot past the regular ones, with its own
+//! poller, idle (`on == false`, no thread) until the monitor starts a thread
+//! for it. Its thread runs the ordinary loop and retires, giving the slot
+//! back, as soon as it has no task left (every one it started has returned
+//! and none is queued).
+//!
+//! ```text
+//!   off ──monitor: start_spare (under the unstarted lock: on = true, push)──► on
+//!   on ──spare: no task left; poller killed (fds re-home); under the same
+//!        lock, still nothing queued: on = false, the thread exits──────────► off
+//! ```
 
 mod monitor;
 mod run_queue;
@@ -42,7 +79,7 @@ use slab::Slab;
 
 use crate::reactor::Poller;
 use crate::stats;
-use crate::task::context::NewTask;
+use crate::task::context::{NewTask, NewTaskSlot};
 use crate::task::park::{self, WaitReason};
 use crate::task::stack::Stack;
 use crate::task::{self, JoinError, JoinHandle, Task};
@@ -61,6 +98,9 @@ const STACK_POOL_MAX: usize = 1024;
 /// Finished task headers a worker keeps for reuse.
 const FREE_TASKS_MAX: usize = 1024;
 
+/// Default number of spare worker slots (see [`Builder::max_spare_workers`]).
+pub const DEFAULT_MAX_SPARE_WORKERS: usize = 4;
+
 /// An entry of a run queue; holding one is holding the task's run permission
 /// (task/context.rs).
 pub(crate) enum Runnable {
@@ -71,11 +111,10 @@ pub(crate) enum Runnable {
     Resume(usize),
 }
 
-/// A message in a worker's inbox: work for its run queue, or a request the
-/// worker answers from its loop without queueing it.
+/// A message in a worker's inbox: a wake for its run queue, or a request the
+/// worker answers from its loop without queueing it. Unstarted tasks never
+/// travel here (they go to `unstarted`, which a stuck worker cannot hide).
 pub(crate) enum Message {
-    /// Queue this unstarted task (a spawn from another thread).
-    Spawn(NewTask),
     /// Wake the task with this key in this worker's task table, if it is
     /// still the task with this id (`task/park.rs`). No reference is held:
     /// a task that finished meanwhile is simply not found.
@@ -84,25 +123,63 @@ pub(crate) enum Message {
     Dump(Sender<String>),
 }
 
+/// An unstarted task in a worker's `unstarted` queue.
+#[derive(Debug)]
+struct Unstarted {
+    /// Position in the worker's one FIFO order (with `queue`).
+    seq: u64,
+    /// Spawned with `same_worker`: peers do not steal it (the monitor's
+    /// hand-off still moves it off a stuck worker).
+    pinned: bool,
+    /// The task and its run permission.
+    task: NewTask,
+}
+
+/// A worker's `unstarted` queue, behind its lock.
+#[derive(Debug, Default)]
+struct UnstartedQueue {
+    /// Oldest first (by `seq`, roughly: pushes from other threads use the
+    /// owner's last published number).
+    q: VecDeque<Unstarted>,
+    /// How many entries of `q` are pinned.
+    pinned: usize,
+}
+
 /// The part of a worker other threads see.
 #[derive(Debug)]
 pub struct WorkerShared {
     /// Position in `RuntimeShared::workers`; immutable.
     pub(crate) index: usize,
+    /// A spare slot (started by the monitor, retires when idle); immutable.
+    spare: bool,
+    /// A thread runs this worker now. Regular workers: always. Spares: set
+    /// and cleared under the `unstarted` lock (see the module docs).
+    on: AtomicBool,
     /// Sending side of the inbox; any thread.
     inbox_tx: Sender<Message>,
     /// Receiving side; only the owner worker receives.
     inbox_rx: Receiver<Message>,
     /// The worker's epoll + waker; polled only by the owner.
     pub(crate) poller: Arc<Poller>,
-    /// Unstarted tasks peers may steal, with their queue sequence numbers;
-    /// short critical sections only.
-    stealable: Mutex<VecDeque<(u64, NewTask)>>,
-    /// Set by shutdown before it drains the inbox; senders that see it drain
-    /// what they sent themselves (SeqCst pair with the drain).
+    /// The newest unstarted spawn; put by the owner, taken by the owner and
+    /// the monitor (task/context.rs `NewTaskSlot`).
+    runnext: NewTaskSlot,
+    /// Every other unstarted task; short critical sections only.
+    unstarted: Mutex<UnstartedQueue>,
+    /// Set by shutdown before it drains the queues; spawners that see it
+    /// drain what they queued themselves (SeqCst pair with the drain).
     closed: AtomicBool,
-    /// Length of `stealable`, readable without the lock; written under it.
+    /// Unpinned entries of `unstarted` (what peers can steal), readable
+    /// without the lock; written under it.
     stealable_len: AtomicUsize,
+    /// All entries of `unstarted`; as `stealable_len`.
+    unstarted_len: AtomicUsize,
+    /// The owner's next sequence number, published (a plain store) for
+    /// other threads that queue a task here.
+    seq_hint: AtomicU64,
+    /// When the monitor marked this worker stuck, in ns since the runtime's
+    /// `epoch`, plus one; 0 when it is not stuck. Written by the monitor.
+    stuck_since: AtomicU64,
     /// The owner is in (or about to enter) a blocking `epoll_wait`; written by the
     /// owner, read by wakers to decide whether to write the eventfd (SeqCst pair).
     sleeping: AtomicBool,
@@ -118,19 +195,87 @@ impl WorkerShared {
     fn send(&self, m: Message) {
         let _ = self.inbox_tx.send(m);
         if self.closed.load(Ordering::SeqCst) {
-            // Sent after shutdown drained the inbox: drop it here, so an
-            // unstarted task's joiner is told (context::NewTask) and no
+            // Sent after shutdown drained the inbox: drop it here, so no
             // entry is left in a channel nobody reads.
             while self.inbox_rx.try_recv().is_ok() {}
             return;
         }
-        // Store (the message), fence, load (`sleeping`): the mirror of the
-        // worker's store-fence-load before it sleeps, so one of the two sees
-        // the other.
+        self.wake_if_sleeping();
+    }
+
+    /// After queueing work for this worker: store (the work), fence, load
+    /// (`sleeping`), the mirror of the worker's store-fence-load before it
+    /// sleeps, so one of the two sees the other.
+    fn wake_if_sleeping(&self) {
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             self.poller.wake();
         }
+    }
+
+    /// Whether the monitor has marked this worker stuck.
+    #[inline]
+    pub(crate) fn is_stuck(&self) -> bool {
+        self.stuck_since.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether a thread runs this worker.
+    fn is_on(&self) -> bool {
+        self.on.load(Ordering::Acquire)
+    }
+
+    /// Queues unstarted tasks from another thread (a spawn outside the
+    /// runtime, or the monitor's hand-off) and wakes the worker. Refused,
+    /// returning the tasks, when no thread runs the worker.
+    fn push_from_outside(&self, tasks: Vec<NewTask>) -> Result<(), Vec<NewTask>> {
+        {
+            let mut st = self.unstarted.lock();
+            if !self.is_on() {
+                return Err(tasks);
+            }
+            let seq = self.seq_hint.load(Ordering::Relaxed);
+            for task in tasks {
+                st.q.push_back(Unstarted {
+                    seq,
+                    pinned: false,
+                    task,
+                });
+            }
+            self.publish_lens(&st);
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            // Queued after shutdown drained the queue: drop it here, so the
+            // joiners are told (context::NewTask) instead of waiting on a
+            // queue nobody reads.
+            self.drain_unstarted();
+            return Ok(());
+        }
+        self.wake_if_sleeping();
+        Ok(())
+    }
+
+    /// Stores the lengths readers check without the lock; under it.
+    fn publish_lens(&self, st: &UnstartedQueue) {
+        self.unstarted_len.store(st.q.len(), Ordering::SeqCst);
+        self.stealable_len
+            .store(st.q.len() - st.pinned, Ordering::SeqCst);
+    }
+
+    /// Takes every unstarted task, `runnext` first (the monitor's hand-off).
+    fn take_unstarted(&self) -> Vec<NewTask> {
+        let mut out: Vec<NewTask> = self.runnext.take().into_iter().collect();
+        if self.unstarted_len.load(Ordering::Acquire) > 0 {
+            let mut st = self.unstarted.lock();
+            out.extend(st.q.drain(..).map(|u| u.task));
+            st.pinned = 0;
+            self.publish_lens(&st);
+        }
+        out
+    }
+
+    /// Drops every unstarted task (shutdown: their joiners get `Shutdown`).
+    fn drain_unstarted(&self) {
+        drop(self.take_unstarted());
     }
 }
 
@@ -141,8 +286,15 @@ pub(crate) struct RuntimeShared {
     id: u64,
     /// Thread name prefix; immutable.
     name: String,
-    /// The workers; immutable after build.
+    /// The workers, regular ones first, then the spare slots; immutable
+    /// after build.
     pub(crate) workers: Vec<Arc<WorkerShared>>,
+    /// How many of `workers` are regular (always on); immutable.
+    regular: usize,
+    /// Threads of spare workers the monitor started; joined at shutdown.
+    spare_threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// Origin of `WorkerShared::stuck_since`; immutable.
+    epoch: Instant,
     /// Default stack size of tasks; immutable.
     stack_size: usize,
     /// Time a task may hold a worker before the monitor warns; immutable.
@@ -170,12 +322,10 @@ static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Local {
     pub(crate) shared: Arc<RuntimeShared>,
     pub(crate) me: Arc<WorkerShared>,
-    /// Newest unstarted spawn.
-    runnext: Cell<Option<NewTask>>,
-    /// Runnable tasks with their sequence numbers, FIFO. Together with
-    /// `stealable`, ordered by sequence, it forms one FIFO run queue.
+    /// Runnable started tasks with their sequence numbers, FIFO. Together
+    /// with `unstarted`, ordered by sequence, it forms one FIFO run queue.
     queue: RefCell<run_queue::RunQueue>,
-    /// Next sequence number for `queue` and `stealable`.
+    /// Next sequence number for `queue` and `unstarted`.
     seq: Cell<u64>,
     /// Sleeps and deadlines of this worker's tasks.
     timers: RefCell<Timers>,
@@ -200,6 +350,8 @@ impl Local {
     fn next_seq(&self) -> u64 {
         let s = self.seq.get();
         self.seq.set(s + 1);
+        // A plain store: other threads read it to order what they queue here.
+        self.me.seq_hint.store(s + 1, Ordering::Relaxed);
         s
     }
 
@@ -218,74 +370,92 @@ impl Local {
 
     /// The owner's half of a wake (`park::wake_local`), counted.
     pub(crate) fn wake(&self, task: &Task) -> bool {
-        let queued = park::wake_local(task, |key| self.push(Runnable::Resume(key)));
+        let queued = park::wake_local(task, |key| self.push(key));
         if queued {
             self.me.counters.wakes.add(1);
         }
         queued
     }
 
-    /// Appends to the run queue.
+    /// Appends a started task to the run queue.
     #[inline(always)]
-    pub(crate) fn push(&self, r: Runnable) {
+    pub(crate) fn push(&self, key: usize) {
         let seq = self.next_seq();
-        self.queue.borrow_mut().push(seq, r);
+        self.queue.borrow_mut().push(seq, key);
     }
 
-    /// Appends an unstarted task where idle peers can steal it.
-    pub(crate) fn push_stealable(&self, t: NewTask) {
+    /// Appends an unstarted task to `unstarted`; a `pinned` one stays here
+    /// (peers do not steal it).
+    pub(crate) fn push_unstarted(&self, task: NewTask, pinned: bool) {
         let seq = self.next_seq();
-        self.me.push_stealable(seq, t);
+        let mut st = self.me.unstarted.lock();
+        st.q.push_back(Unstarted { seq, pinned, task });
+        st.pinned += usize::from(pinned);
+        self.me.publish_lens(&st);
     }
 
     /// The next task to run: `runnext`, then the older of the heads of `queue`
-    /// and `stealable`.
+    /// and `unstarted`.
     #[inline]
     pub(crate) fn pop(&self) -> Option<Runnable> {
-        if let Some(t) = self.runnext.take() {
+        if let Some(t) = self.me.runnext.take() {
             return Some(Runnable::New(t));
         }
         let mut q = self.queue.borrow_mut();
-        if self.me.stealable_len.load(Ordering::Acquire) > 0 {
-            let mut st = self.me.stealable.lock();
-            let older = match (q.front_seq(), st.front()) {
-                (Some(a), Some((b, _))) => *b < a,
+        if self.me.unstarted_len.load(Ordering::Acquire) > 0 {
+            let mut st = self.me.unstarted.lock();
+            let older = match (q.front_seq(), st.q.front()) {
+                (Some(a), Some(u)) => u.seq < a,
                 (None, Some(_)) => true,
                 _ => false,
             };
             if older {
-                let (_, t) = st.pop_front().expect("checked non-empty");
-                self.me.stealable_len.store(st.len(), Ordering::Release);
-                return Some(Runnable::New(t));
+                let u = st.q.pop_front().expect("checked non-empty");
+                st.pinned -= usize::from(u.pinned);
+                self.me.publish_lens(&st);
+                return Some(Runnable::New(u.task));
             }
         }
-        q.pop()
+        q.pop().map(Runnable::Resume)
     }
 }
 
 impl WorkerShared {
-    fn push_stealable(&self, seq: u64, t: NewTask) {
-        let mut st = self.stealable.lock();
-        st.push_back((seq, t));
-        self.stealable_len.store(st.len(), Ordering::SeqCst);
+    /// Takes the oldest unstarted task (the owner).
+    pub(crate) fn pop_unstarted(&self) -> Option<NewTask> {
+        if self.unstarted_len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut st = self.unstarted.lock();
+        let u = st.q.pop_front()?;
+        st.pinned -= usize::from(u.pinned);
+        self.publish_lens(&st);
+        Some(u.task)
     }
 
-    /// Takes the oldest unstarted task.
-    pub(crate) fn pop_stealable(&self) -> Option<NewTask> {
-        let mut st = self.stealable.lock();
-        let r = st.pop_front().map(|(_, t)| t);
-        self.stealable_len.store(st.len(), Ordering::Release);
-        r
-    }
-
-    /// Takes the older half of the unstarted tasks, if the lock is free.
+    /// Takes the older half of the unpinned unstarted tasks, if the lock is
+    /// free (a peer's steal).
     pub(crate) fn steal_half(&self) -> Vec<NewTask> {
-        let Some(mut st) = self.stealable.try_lock() else {
+        let Some(mut st) = self.unstarted.try_lock() else {
             return Vec::new();
         };
-        let n = st.len().div_ceil(2);
-        let taken = st.drain(..n).map(|(_, t)| t).collect();
-        self.stealable_len.store(st.len(), Ordering::Release);
+        let n = (st.q.len() - st.pinned).div_ceil(2);
+        let taken: Vec<NewTask> = if st.pinned == 0 {
+            st.q.drain(..n).map(|u| u.task).collect()
+        } else {
+            let mut taken = Vec::with_capacity(n);
+            let mut kept = VecDeque::with_capacity(st.q.len() - n);
+            for u in st.q.drain(..) {
+                if !u.pinned && taken.len() < n {
+                    taken.push(u.task);
+                } else {
+                    kept.push_back(u);
+                }
+            }
+            st.q = kept;
+            taken
+        };
+        self.publish_lens(&st);
         taken
     }
 }
@@ -418,18 +588,21 @@ pub(crate) fn spawn_raw(
         stats::count(|c| c.tasks_spawned.add(1));
         trace!("spawn task {} ({:?})", task.id, task.name);
         match local {
-            Some(l) if same_worker => l.push(Runnable::New(queued)),
+            Some(l) if same_worker => l.push_unstarted(queued, true),
+            Some(l) if l.me.is_stuck() => {
+                // The spawner holds this worker (the monitor says so): the
+                // new task would wait in `runnext` until the monitor's next
+                // hand-off, so offer it to a peer now.
+                l.push_unstarted(queued, false);
+                shared.wake_idle_peer(l.me.index);
+            }
             Some(l) => {
-                let displaced = l.runnext.replace(Some(queued));
-                if let Some(old) = displaced {
-                    l.push_stealable(old);
+                if let Some(old) = l.me.runnext.put(queued) {
+                    l.push_unstarted(old, false);
                     shared.wake_idle_peer(l.me.index);
                 }
             }
-            None => {
-                let i = shared.next_worker.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
-                shared.workers[i].send(Message::Spawn(queued));
-            }
+            None => shared.spawn_from_outside(queued),
         }
         Ok(task)
     })
@@ -442,7 +615,9 @@ impl RuntimeShared {
     fn may_spin(&self, me: usize) -> bool {
         self.can_spin
             && self.workers.iter().any(|w| {
-                w.index != me && (!w.sleeping.load(Ordering::SeqCst) || !w.inbox_rx.is_empty())
+                w.index != me
+                    && w.is_on()
+                    && (!w.sleeping.load(Ordering::SeqCst) || !w.inbox_rx.is_empty())
             })
     }
 
@@ -459,9 +634,117 @@ impl RuntimeShared {
         if let Some(w) = self
             .workers
             .iter()
-            .find(|w| w.index != except && w.sleeping.load(Ordering::SeqCst))
+            .find(|w| w.index != except && w.is_on() && w.sleeping.load(Ordering::SeqCst))
         {
             w.poller.wake();
+        }
+    }
+
+    /// Queues a spawn from outside the runtime on the next regular worker
+    /// (round robin) that is not stuck; on the next one anyway when all are.
+    fn spawn_from_outside(&self, task: NewTask) {
+        let start = self.next_worker.fetch_add(1, Ordering::Relaxed);
+        let pick = (0..self.regular)
+            .map(|k| &self.workers[(start + k) % self.regular])
+            .find(|w| !w.is_stuck())
+            .unwrap_or(&self.workers[start % self.regular]);
+        if let Err(tasks) = pick.push_from_outside(vec![task]) {
+            // Regular workers are always on; dropping abandons the joins.
+            drop(tasks);
+        }
+    }
+
+    /// The monitor's hand-off: moves every unstarted task of the stuck worker
+    /// `from` to a worker that can run it (an idle peer first, then any
+    /// peer that is not stuck, then a spare). Returns how many moved.
+    fn hand_off(self: &Arc<Self>, from: &WorkerShared) -> usize {
+        let tasks = from.take_unstarted();
+        if tasks.is_empty() || self.shutdown.load(Ordering::Acquire) {
+            return 0;
+        }
+        let n = tasks.len();
+        let peers = || {
+            self.workers
+                .iter()
+                .filter(|w| w.index != from.index && w.is_on() && !w.is_stuck())
+        };
+        let target = peers()
+            .find(|w| w.sleeping.load(Ordering::SeqCst))
+            .or_else(|| peers().next());
+        let tasks = match target {
+            Some(w) => match w.push_from_outside(tasks) {
+                Ok(()) => {
+                    trace!(
+                        "hand-off: {n} task(s) from worker {} to {}",
+                        from.index,
+                        w.index
+                    );
+                    return n;
+                }
+                Err(tasks) => tasks,
+            },
+            None => tasks,
+        };
+        match self.start_spare(tasks) {
+            Ok(index) => {
+                trace!(
+                    "hand-off: {n} task(s) from worker {} to spare {index}",
+                    from.index
+                );
+                n
+            }
+            Err(tasks) => {
+                // Every slot is busy: the tasks go back where any worker that
+                // frees up can steal them, and the next period tries again.
+                let _ = from.push_from_outside(tasks);
+                0
+            }
+        }
+    }
+
+    /// Starts a thread for an idle spare slot and queues `tasks` on it.
+    /// Returns the tasks when no slot is free or no thread can be made.
+    fn start_spare(self: &Arc<Self>, tasks: Vec<NewTask>) -> Result<usize, Vec<NewTask>> {
+        let Some(w) = self.workers[self.regular..].iter().find(|w| !w.is_on()) else {
+            log::warn!(
+                "netpark: every worker is stuck and all {} spare worker(s) are in use; \
+                 unstarted tasks wait (Builder::max_spare_workers)",
+                self.workers.len() - self.regular
+            );
+            return Err(tasks);
+        };
+        {
+            let mut st = w.unstarted.lock();
+            w.on.store(true, Ordering::Release);
+            w.sleeping.store(false, Ordering::SeqCst);
+            let seq = w.seq_hint.load(Ordering::Relaxed);
+            st.q.extend(tasks.into_iter().map(|task| Unstarted {
+                seq,
+                pinned: false,
+                task,
+            }));
+            w.publish_lens(&st);
+        }
+        let s = self.clone();
+        let index = w.index;
+        let t = thread::Builder::new()
+            .name(format!("{}-spare-{}", self.name, index - self.regular))
+            .spawn(move || worker::run(s, index));
+        match t {
+            Ok(t) => {
+                stats::count(|c| c.spare_workers_started.add(1));
+                let mut threads = self.spare_threads.lock();
+                threads.retain(|t| !t.is_finished());
+                threads.push(t);
+                Ok(index)
+            }
+            Err(e) => {
+                log::error!("netpark: cannot start a spare worker: {e}");
+                let _guard = w.unstarted.lock();
+                w.on.store(false, Ordering::Release);
+                drop(_guard);
+                Err(w.take_unstarted())
+            }
         }
     }
 
@@ -477,14 +760,23 @@ impl RuntimeShared {
                 .map(|l| l.me.index)
         });
         let mut pending = Vec::new();
+        let mut body = String::new();
         if !self.shutdown.load(Ordering::Acquire) {
-            for w in self.workers.iter().filter(|w| Some(w.index) != me) {
+            for w in self
+                .workers
+                .iter()
+                .filter(|w| Some(w.index) != me && w.is_on())
+            {
+                if let Some(line) = self.stuck_line(w) {
+                    // A stuck worker cannot answer; say so at once.
+                    body.push_str(&line);
+                    continue;
+                }
                 let (tx, rx) = crossbeam_channel::bounded(1);
                 w.send(Message::Dump(tx));
                 pending.push((w, rx));
             }
         }
-        let mut body = String::new();
         with_local(|l| {
             if let Some(l) = l.filter(|l| Some(l.me.index) == me) {
                 l.list_tasks(&mut body);
@@ -505,14 +797,37 @@ impl RuntimeShared {
             }
         }
         let live = body.lines().filter(|l| l.starts_with("task ")).count();
-        let _ = writeln!(
+        let spares = self.workers[self.regular..]
+            .iter()
+            .filter(|w| w.is_on())
+            .count();
+        let _ = write!(
             out,
-            "runtime {} \"{}\": {} worker(s), {live} live task(s)",
-            self.id,
-            self.name,
-            self.workers.len(),
+            "runtime {} \"{}\": {} worker(s)",
+            self.id, self.name, self.regular,
         );
+        if spares > 0 {
+            let _ = write!(out, " + {spares} spare");
+        }
+        let _ = writeln!(out, ", {live} live task(s)");
         out.push_str(&body);
+    }
+
+    /// The dump's line for a worker the monitor has marked stuck.
+    fn stuck_line(&self, w: &WorkerShared) -> Option<String> {
+        let since = w.stuck_since.load(Ordering::Relaxed).checked_sub(1)?;
+        let held = self
+            .epoch
+            .elapsed()
+            .saturating_sub(Duration::from_nanos(since));
+        let running = w.running.load(Ordering::Relaxed);
+        let name = self.names.lock().get(&running).cloned();
+        Some(format!(
+            "worker {} [stuck] held by task {running}{} for {held:.1?}; its started tasks wait for it, \
+             its unstarted ones are handed off\n",
+            w.index,
+            name.map(|n| format!(" \"{n}\"")).unwrap_or_default(),
+        ))
     }
 }
 
@@ -521,21 +836,21 @@ pub const DUMP_ANSWER_WAIT: Duration = Duration::from_millis(200);
 
 impl Local {
     /// Appends one line per task this worker holds: started tasks, then
-    /// unstarted ones in `runnext`, `queue` and `stealable`.
+    /// unstarted ones in `runnext` and `unstarted`.
     pub(crate) fn list_tasks(&self, out: &mut String) {
         for (_, t) in self.tasks.borrow().iter() {
             write_task(out, t);
         }
-        let next = self.runnext.take();
-        if let Some(t) = &next {
-            write_task(out, t);
+        // Taken and put back by the owner, the only one that puts; a task
+        // the monitor takes meanwhile is listed by its new worker.
+        if let Some(t) = self.me.runnext.take() {
+            write_task(out, &t);
+            if let Some(other) = self.me.runnext.put(t) {
+                self.push_unstarted(other, false);
+            }
         }
-        self.runnext.set(next);
-        for t in self.queue.borrow().unstarted() {
-            write_task(out, t);
-        }
-        for (_, t) in self.me.stealable.lock().iter() {
-            write_task(out, t);
+        for u in self.me.unstarted.lock().q.iter() {
+            write_task(out, &u.task);
         }
     }
 }
@@ -593,6 +908,7 @@ pub struct Builder {
     name: String,
     stuck_threshold: Duration,
     shared_epoll: bool,
+    max_spare_workers: usize,
 }
 
 impl Default for Builder {
@@ -605,6 +921,7 @@ impl Default for Builder {
             name: "netpark".to_string(),
             stuck_threshold: DEFAULT_STUCK_THRESHOLD,
             shared_epoll: false,
+            max_spare_workers: DEFAULT_MAX_SPARE_WORKERS,
         }
     }
 }
@@ -628,10 +945,23 @@ impl Builder {
         self
     }
 
-    /// How long a task may hold its worker before the monitor logs a warning
-    /// (default [`DEFAULT_STUCK_THRESHOLD`]).
+    /// How long one task may hold its worker before the monitor counts the
+    /// worker as stuck (default [`DEFAULT_STUCK_THRESHOLD`], 10 ms): it logs
+    /// a warning naming the task, and from then on, once per period of this
+    /// length, hands the worker's unstarted tasks to other workers (Go's
+    /// sysmon `retake`), until the worker switches tasks again.
     pub fn stuck_threshold(mut self, d: Duration) -> Builder {
         self.stuck_threshold = d;
+        self
+    }
+
+    /// How many spare worker threads the monitor may run at once for the
+    /// unstarted tasks of stuck workers when no regular worker can take them
+    /// (default [`DEFAULT_MAX_SPARE_WORKERS`]; 0 turns spares off). A spare
+    /// is started only when needed and retires when its tasks have ended;
+    /// each slot costs an epoll fd and an eventfd from the start.
+    pub fn max_spare_workers(mut self, n: usize) -> Builder {
+        self.max_spare_workers = n;
         self
     }
 
@@ -653,18 +983,26 @@ impl Builder {
     /// The OS error when an epoll instance, an eventfd or a thread cannot be made.
     pub fn build(self) -> io::Result<Runtime> {
         task::stack::install_overflow_handler();
-        let mut workers = Vec::with_capacity(self.workers);
-        for index in 0..self.workers {
+        let slots = self.workers + self.max_spare_workers;
+        let mut workers = Vec::with_capacity(slots);
+        for index in 0..slots {
             let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
+            let spare = index >= self.workers;
             workers.push(Arc::new(WorkerShared {
                 index,
+                spare,
+                on: AtomicBool::new(!spare),
                 inbox_tx,
                 inbox_rx,
                 poller: Poller::new()?,
-                stealable: Mutex::new(VecDeque::new()),
+                runnext: NewTaskSlot::default(),
+                unstarted: Mutex::new(UnstartedQueue::default()),
                 closed: AtomicBool::new(false),
                 stealable_len: AtomicUsize::new(0),
-                sleeping: AtomicBool::new(false),
+                unstarted_len: AtomicUsize::new(0),
+                seq_hint: AtomicU64::new(0),
+                stuck_since: AtomicU64::new(0),
+                sleeping: AtomicBool::new(spare),
                 running: AtomicU64::new(0),
                 counters: stats::register(),
             }));
@@ -674,6 +1012,9 @@ impl Builder {
             id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
             name: self.name.clone(),
             workers,
+            regular: self.workers,
+            spare_threads: Mutex::new(Vec::new()),
+            epoch: Instant::now(),
             stack_size: self.stack_size,
             stuck_threshold: self.stuck_threshold,
             shared_poller,
@@ -749,9 +1090,9 @@ impl Handle {
         }
     }
 
-    /// Number of worker threads.
+    /// Number of (regular) worker threads.
     pub fn workers(&self) -> usize {
-        self.shared.workers.len()
+        self.shared.regular
     }
 
     /// Lists this runtime's live tasks (see [`dump`]).
@@ -865,13 +1206,19 @@ fn shutdown(
         m.thread().unpark();
         let _ = m.join();
     }
+    // Only the monitor starts spares, and it has stopped.
+    let spares = std::mem::take(&mut *shared.spare_threads.lock());
+    for t in spares {
+        if t.thread().id() != me {
+            let _ = t.join();
+        }
+    }
     for w in &shared.workers {
         w.poller.kill();
-        w.stealable.lock().clear();
-        w.stealable_len.store(0, Ordering::Release);
         // Unstarted tasks dropped here are abandoned by NewTask's drop, so
         // their joiners get `Shutdown` (task/context.rs).
         w.closed.store(true, Ordering::SeqCst);
+        w.drain_unstarted();
         while w.inbox_rx.try_recv().is_ok() {}
     }
     shared.names.lock().clear();

@@ -1,13 +1,22 @@
-//! The monitor thread (Go's `sysmon`): notices a task holding its worker too long.
+//! The monitor thread (Go's `sysmon`): notices a task holding its worker too
+//! long, and hands that worker's unstarted tasks to workers that can run them
+//! (Go's `retake` + `handoffp`, with spare workers for `startm`).
 //!
 //! Once per threshold (10 ms by default, Go's sysmon's longest sleep) it
-//! samples each worker's running task and switch count, so it wakes 100 times
-//! a second on a busy runtime. A worker whose count has not moved between two
-//! samples while a task runs has been held by that task for at least a
-//! threshold (at most two): it is stuck in that task (a blocking syscall, a
-//! busy loop). The monitor logs a warning naming the task once, and wakes an
-//! idle peer so the stuck worker's unstarted tasks are stolen and run
-//! meanwhile. Started tasks never move.
+//! samples each running worker's current task and switch count, so it wakes
+//! 100 times a second on a busy runtime. A worker whose count has not moved
+//! between two samples while a task runs has been held by that task for at
+//! least a threshold (at most two): it is *stuck* in that task (a blocking
+//! syscall, a std lock or join, a busy loop). The monitor then
+//!
+//! 1. marks it stuck (spawns from other threads skip it; `dump()` says so),
+//! 2. logs one warning naming the task and pointing at `run_blocking`,
+//! 3. every period while it stays stuck, takes its `runnext` and its
+//!    unstarted queue (pinned tasks too) and gives them to an idle peer, any
+//!    peer that is not stuck, or a spare worker (scheduler/mod.rs).
+//!
+//! Started tasks never move: a task parked on a stuck worker waits for it.
+//! The mark is cleared at the first sample that sees the worker switch.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,9 +25,13 @@ use std::time::{Duration, Instant};
 use super::RuntimeShared;
 use crate::stats;
 
+/// What the monitor saw of one worker at its last sample.
 struct Sample {
+    /// The worker's switch count then.
     switches: u64,
+    /// When the count last moved (or the worker was last idle).
     since: Instant,
+    /// The warning for this stretch has been logged.
     warned: bool,
 }
 
@@ -45,31 +58,39 @@ pub(crate) fn run(shared: Arc<RuntimeShared>) {
         for (w, s) in shared.workers.iter().zip(samples.iter_mut()) {
             let running = w.running.load(Ordering::Relaxed);
             let switches = w.counters.switches.get();
-            if running == 0 || switches != s.switches {
+            if !w.is_on() || running == 0 || switches != s.switches {
                 *s = Sample {
                     switches,
                     since: now,
                     warned: false,
                 };
+                w.stuck_since.store(0, Ordering::Relaxed);
                 continue;
             }
             let held = now - s.since;
-            if held >= threshold && !s.warned {
+            if held < threshold {
+                continue;
+            }
+            if !s.warned {
                 s.warned = true;
+                let since = s.since.saturating_duration_since(shared.epoch);
+                w.stuck_since
+                    .store(since.as_nanos() as u64 + 1, Ordering::Relaxed);
                 stats::count(|c| c.stuck_warnings.add(1));
                 let name = shared.names.lock().get(&running).cloned();
                 log::warn!(
-                    "netpark: task {running}{} has held worker {} for {:?} without yielding; \
-                     a blocking call or a busy loop is stalling the tasks queued behind it",
+                    "netpark: task {running}{} has held worker {} for {held:?} without yielding \
+                     (a blocking call or a busy loop); its unstarted tasks are handed to other \
+                     workers, but tasks parked on worker {} wait for it: wrap blocking calls \
+                     in netpark::run_blocking",
                     name.map(|n| format!(" \"{n}\"")).unwrap_or_default(),
                     w.index,
-                    held
+                    w.index,
                 );
-                if w.stealable_len.load(Ordering::Acquire) > 0 {
-                    shared.wake_idle_peer(w.index);
-                }
-            } else if s.warned && w.stealable_len.load(Ordering::Acquire) > 0 {
-                shared.wake_idle_peer(w.index);
+            }
+            let moved = shared.hand_off(w);
+            if moved > 0 {
+                stats::count(|c| c.handoffs.add(moved as u64));
             }
         }
     }

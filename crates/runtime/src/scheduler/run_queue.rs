@@ -1,32 +1,23 @@
-//! A worker's run queue: a FIFO ring of entries, each with the sequence
-//! number that orders it against the worker's stealable queue.
+//! A worker's run queue of started tasks: a FIFO ring of task keys, each
+//! with the sequence number that orders it against the worker's
+//! `unstarted` queue.
 //!
-//! Each entry is one `u64`: a started task's key in the task table, or, with
-//! [`NEW`] set, the key of an unstarted task parked in `unstarted` until it
-//! is popped. `VecDeque<(u64, Runnable)>` did the same job, but it built each
-//! 24-byte entry on the stack and copied it with a 16-byte load of two
-//! 8-byte stores: a store-forwarding stall on every wake, a sixth of a
+//! Each entry is one word, a started task's key in the task table (unstarted
+//! tasks never come here: they wait where other threads can reach them,
+//! scheduler/mod.rs). `VecDeque<(u64, Runnable)>` did this job once, but it
+//! built each 24-byte entry on the stack and copied it with a 16-byte load of
+//! two 8-byte stores: a store-forwarding stall on every wake, a sixth of a
 //! ping-pong hop by `perf annotate`. Plain words go straight into their slots.
-
-use slab::Slab;
-
-use super::Runnable;
-use crate::task::context::NewTask;
 
 /// Slots a new queue starts with; a power of two, as every capacity is.
 const INITIAL: usize = 64;
-
-/// Marks an entry that names an unstarted task (a key into `unstarted`).
-const NEW: u64 = 1 << 63;
 
 /// The ring; owner-only (it lives in the worker's `Local`).
 pub(crate) struct RunQueue {
     /// Sequence numbers of the entries; same indices as `entries`.
     seqs: Vec<u64>,
-    /// The entries (see the module docs); the length is a power of two.
-    entries: Vec<u64>,
-    /// The unstarted tasks that entries with `NEW` name.
-    unstarted: Slab<NewTask>,
+    /// Task keys; the length is a power of two.
+    entries: Vec<usize>,
     /// Index of the oldest entry.
     head: usize,
     /// Number of entries.
@@ -38,7 +29,6 @@ impl Default for RunQueue {
         RunQueue {
             seqs: vec![0; INITIAL],
             entries: vec![0; INITIAL],
-            unstarted: Slab::new(),
             head: 0,
             len: 0,
         }
@@ -46,36 +36,33 @@ impl Default for RunQueue {
 }
 
 impl RunQueue {
-    /// Appends `r`, queued as number `seq`.
+    /// Appends the task with table key `key`, queued as number `seq`.
     #[inline(always)]
-    pub(crate) fn push(&mut self, seq: u64, r: Runnable) {
+    pub(crate) fn push(&mut self, seq: u64, key: usize) {
         if self.len == self.entries.len() {
             self.grow();
         }
-        let entry = match r {
-            Runnable::Resume(key) => key as u64,
-            Runnable::New(t) => NEW | self.unstarted.insert(t) as u64,
-        };
         let i = (self.head + self.len) & (self.entries.len() - 1);
         self.seqs[i] = seq;
-        self.entries[i] = entry;
+        self.entries[i] = key;
         self.len += 1;
     }
 
-    /// Takes the oldest entry.
+    /// Takes the oldest entry's key.
     #[inline(always)]
-    pub(crate) fn pop(&mut self) -> Option<Runnable> {
+    pub(crate) fn pop(&mut self) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
-        let entry = self.entries[self.head];
+        let key = self.entries[self.head];
         self.head = (self.head + 1) & (self.entries.len() - 1);
         self.len -= 1;
-        Some(if entry & NEW == 0 {
-            Runnable::Resume(entry as usize)
-        } else {
-            Runnable::New(self.unstarted.remove((entry & !NEW) as usize))
-        })
+        Some(key)
+    }
+
+    /// Whether the queue is empty.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// The sequence number of the oldest entry.
@@ -83,18 +70,8 @@ impl RunQueue {
         (self.len > 0).then(|| self.seqs[self.head])
     }
 
-    /// The unstarted tasks in the queue, oldest first.
-    pub(crate) fn unstarted(&self) -> impl Iterator<Item = &NewTask> {
-        let mask = self.entries.len() - 1;
-        (0..self.len)
-            .map(move |i| self.entries[(self.head + i) & mask])
-            .filter(|e| e & NEW != 0)
-            .map(|e| &self.unstarted[(e & !NEW) as usize])
-    }
-
-    /// Drops every entry (an unstarted task's entry abandons its joiner).
+    /// Drops every entry.
     pub(crate) fn clear(&mut self) {
-        self.unstarted.clear();
         self.head = 0;
         self.len = 0;
     }
@@ -117,9 +94,7 @@ mod tests {
 
     fn keys(q: &RunQueue) -> Vec<usize> {
         let mask = q.entries.len() - 1;
-        (0..q.len)
-            .map(|i| q.entries[(q.head + i) & mask] as usize)
-            .collect()
+        (0..q.len).map(|i| q.entries[(q.head + i) & mask]).collect()
     }
 
     #[test]
@@ -130,20 +105,17 @@ mod tests {
         // Interleave pushes and pops so the ring wraps, then outgrows itself.
         for round in 0..10 {
             for _ in 0..(INITIAL / 2 + round * 20) {
-                q.push(next_in as u64, Runnable::Resume(next_in));
+                q.push(next_in as u64, next_in);
                 next_in += 1;
             }
             assert_eq!(q.front_seq(), Some(next_out as u64));
             assert_eq!(keys(&q), (next_out..next_in).collect::<Vec<_>>());
             for _ in 0..INITIAL / 3 {
-                match q.pop() {
-                    Some(Runnable::Resume(k)) => assert_eq!(k, next_out),
-                    _ => panic!("expected entry {next_out}"),
-                }
+                assert_eq!(q.pop(), Some(next_out));
                 next_out += 1;
             }
         }
-        while let Some(Runnable::Resume(k)) = q.pop() {
+        while let Some(k) = q.pop() {
             assert_eq!(k, next_out);
             next_out += 1;
         }
@@ -155,11 +127,11 @@ mod tests {
     fn clear_empties_the_queue() {
         let mut q = RunQueue::default();
         for k in 0..100 {
-            q.push(k as u64, Runnable::Resume(k));
+            q.push(k as u64, k);
         }
         q.clear();
         assert!(q.pop().is_none());
-        q.push(7, Runnable::Resume(7));
+        q.push(7, 7);
         assert_eq!(keys(&q), vec![7]);
     }
 }

@@ -4,10 +4,12 @@
 //! loop:
 //!   every 61st turn: poll the network without blocking (if any fd is
 //!                    registered), fire timers, read the inbox, and run an
-//!                    older stealable spawn first (fairness)
-//!   runnext → queue → inbox → expired timers → own stealable → peers' stealable
+//!                    older unstarted task first (fairness)
+//!   runnext → queue/unstarted (older first) → inbox → expired timers
+//!           → own unstarted → peers' unstarted (steal)
 //!   nothing, fed by the inbox lately and a peer is busy: spin a few µs
-//!                    watching the inbox and the peers' stealable queues
+//!                    watching the inbox and the peers' unstarted queues
+//!   nothing, a spare with no task left: retire (the thread exits)
 //!   nothing: sleeping = true; re-check the inbox; epoll_wait until the next timer
 //! ```
 
@@ -39,7 +41,6 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
     let local = Rc::new(Local {
         shared: shared.clone(),
         me: me.clone(),
-        runnext: Default::default(),
         queue: Default::default(),
         seq: std::cell::Cell::new(0),
         timers: std::cell::RefCell::new(Timers::new()),
@@ -48,6 +49,10 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         free_tasks: Default::default(),
     });
     LOCAL.with(|l| *l.borrow_mut() = Some(local.clone()));
+    if me.spare {
+        // A slot used before had its poller killed when its thread retired.
+        me.poller.revive();
+    }
     let _alt = stack::AltStack::ensure();
     let mut w = Worker {
         local,
@@ -55,9 +60,19 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         tick: 0,
         fed_by_inbox: false,
     };
-    w.run_loop();
-    w.exit();
+    match w.run_loop() {
+        Exit::Shutdown => w.exit(),
+        Exit::Retired => trace!("spare worker {index} retired"),
+    }
     LOCAL.with(|l| *l.borrow_mut() = None);
+}
+
+/// Why a worker loop ended.
+enum Exit {
+    /// The runtime shuts down: unwind what is left.
+    Shutdown,
+    /// A spare with nothing left gave its slot back.
+    Retired,
 }
 
 struct Worker {
@@ -73,12 +88,12 @@ struct Worker {
 }
 
 impl Worker {
-    fn run_loop(&mut self) {
+    fn run_loop(&mut self) -> Exit {
         let shared = self.local.shared.clone();
         let me = self.local.me.clone();
         loop {
             if shared.shutdown.load(Ordering::Acquire) {
-                return;
+                return Exit::Shutdown;
             }
             self.tick += 1;
             if self.tick.is_multiple_of(FAIRNESS_TICK) {
@@ -90,7 +105,7 @@ impl Worker {
                 }
                 self.fire_timers();
                 self.drain_inbox();
-                if let Some(t) = me.pop_stealable() {
+                if let Some(t) = me.pop_unstarted() {
                     self.run_one(Runnable::New(t));
                     continue;
                 }
@@ -108,6 +123,9 @@ impl Worker {
             }
             if self.spin() {
                 continue;
+            }
+            if me.spare && self.retire() {
+                return Exit::Retired;
             }
             // Idle: announce sleep, then re-check everything a waker could have
             // queued before seeing `sleeping`: our inbox (pairs with
@@ -165,13 +183,51 @@ impl Worker {
     }
 
     /// What another thread can hand an idle worker without its epoll: a
-    /// message in its inbox, a peer's stealable spawn, or shutdown. The loads
-    /// are SeqCst: before sleeping they pair with the wakers' fences.
+    /// message in its inbox, an unstarted task queued here from outside, a
+    /// peer's stealable spawn, or shutdown. The loads are SeqCst: before
+    /// sleeping they pair with the wakers' fences.
     fn work_came(&self) -> bool {
         let shared = &self.local.shared;
-        !self.local.me.inbox_rx.is_empty()
-            || shared.peer_has_stealable(self.local.me.index)
+        let me = &self.local.me;
+        !me.inbox_rx.is_empty()
+            || me.unstarted_len.load(Ordering::SeqCst) > 0
+            || shared.peer_has_stealable(me.index)
             || shared.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// A spare with no task left gives its slot back (module docs of
+    /// scheduler/mod.rs): kill the poller first, so any fd registered here
+    /// re-homes before the slot can be started again, then, under the
+    /// `unstarted` lock the monitor pushes under, turn off if still nothing
+    /// came. Returns whether the worker retired.
+    fn retire(&mut self) -> bool {
+        let me = self.local.me.clone();
+        self.drain_inbox();
+        let idle = |w: &Worker| {
+            w.local.tasks.borrow().is_empty()
+                && w.local.queue.borrow().is_empty()
+                && !me.runnext.is_full()
+                && me.unstarted_len.load(Ordering::SeqCst) == 0
+        };
+        if !idle(self) {
+            return false;
+        }
+        // Re-homing walks every registered fd: only when some fd lives here.
+        let had_fds = me.poller.has_fds();
+        if had_fds {
+            me.poller.kill();
+        }
+        let st = me.unstarted.lock();
+        if !st.q.is_empty() || me.runnext.is_full() {
+            drop(st);
+            me.poller.revive();
+            return false;
+        }
+        me.sleeping.store(true, Ordering::SeqCst);
+        me.on.store(false, Ordering::Release);
+        drop(st);
+        me.counters.spare_workers_retired.add(1);
+        true
     }
 
     fn poll(&mut self, timeout: Option<Duration>) {
@@ -191,10 +247,6 @@ impl Worker {
         while let Ok(r) = self.local.me.inbox_rx.try_recv() {
             match r {
                 Message::Dump(tx) => self.answer_dump(&tx),
-                Message::Spawn(t) => {
-                    self.local.push(Runnable::New(t));
-                    n += 1;
-                }
                 Message::Wake { key, id } => {
                     let tasks = self.local.tasks.borrow();
                     // A task that finished since is not found (its header may
@@ -232,10 +284,10 @@ impl Worker {
         n
     }
 
-    /// Takes an unstarted task from our own stealable queue, else half of a peer's.
+    /// Takes an unstarted task from our own queue, else half of a peer's.
     fn steal(&self) -> Option<NewTask> {
         let me = &self.local.me;
-        if let Some(t) = me.pop_stealable() {
+        if let Some(t) = me.pop_unstarted() {
             return Some(t);
         }
         for peer in &self.local.shared.workers {
@@ -245,7 +297,7 @@ impl Worker {
             let mut taken = peer.steal_half().into_iter();
             if let Some(first) = taken.next() {
                 for t in taken {
-                    self.local.push_stealable(t);
+                    self.local.push_unstarted(t, false);
                 }
                 trace!(
                     "worker {} stole task {} from worker {}",
@@ -306,7 +358,7 @@ impl Worker {
             CoroutineResult::Yield(Switch::Yield) => {
                 task.state.store(task::RUNNABLE, Ordering::Relaxed);
                 drop(tasks);
-                self.local.push(Runnable::Resume(key));
+                self.local.push(key);
             }
             // The task set PARKED itself; the wake that finds it queues it.
             CoroutineResult::Yield(Switch::Park) => me.counters.parks.add(1),
@@ -340,7 +392,7 @@ impl Worker {
 
     /// Shutdown: unwind every task still parked here so its destructors run.
     fn exit(&mut self) {
-        self.local.runnext.take();
+        self.local.me.drain_unstarted();
         self.local.queue.borrow_mut().clear();
         self.local.timers.borrow_mut().clear();
         FORCED_UNWIND.with(|f| f.set(true));

@@ -15,8 +15,8 @@
 //!   holder                               how it gets the permission
 //!   ───────────────────────────────────  ──────────────────────────────────────────
 //!   the spawner                          creates the task (coroutine not started)
-//!   one queue entry (runnext, queue,     the spawner or a stealer moves the
-//!     stealable, inbox)                    unstarted task there
+//!   one queue entry (runnext,            the spawner, a stealer or the monitor's
+//!     stealable)                           hand-off moves the unstarted task there
 //!   the worker that pops the entry       pops it; for a started task only the
 //!                                          owner worker ever holds an entry
 //!   the task's park token (PARKED)       the task parked (task/park.rs)
@@ -205,6 +205,64 @@ impl NewTask {
         self.0
             .take()
             .expect("a NewTask holds its task until started")
+    }
+}
+
+/// A one-entry slot holding an unstarted task, that any thread may take from
+/// (a worker's `runnext`, Go's `p.runnext`).
+///
+/// ```text
+///   empty ──put (owner: a spawn)──► full ──take (owner: pop; monitor: hand-off)──► empty
+///   full ──put (owner)──► full, returning the task it displaced
+/// ```
+///
+/// Only the owner worker puts; the owner and the monitor take. Each move is
+/// one atomic swap of the pointer, so a task taken by the monitor in the same
+/// instant as the owner pops it goes to exactly one of them: the slot holds
+/// the task's run permission, and a swap hands it over whole.
+#[derive(Debug, Default)]
+pub(crate) struct NewTaskSlot {
+    /// `Arc::into_raw` of the held task, or null; every access is a swap,
+    /// except the owner's plain load that skips an empty slot.
+    ptr: AtomicPtr<Task>,
+}
+
+impl NewTaskSlot {
+    /// Puts `t` in the slot and returns the task it held before.
+    pub(crate) fn put(&self, t: NewTask) -> Option<NewTask> {
+        let raw = Arc::into_raw(t.start()).cast_mut();
+        Self::wrap(self.ptr.swap(raw, Ordering::AcqRel))
+    }
+
+    /// Takes the task out, if any.
+    #[inline]
+    pub(crate) fn take(&self) -> Option<NewTask> {
+        if self.ptr.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
+        Self::wrap(self.ptr.swap(ptr::null_mut(), Ordering::AcqRel))
+    }
+
+    /// Whether the slot holds a task (a hint: another thread may take it).
+    pub(crate) fn is_full(&self) -> bool {
+        !self.ptr.load(Ordering::Acquire).is_null()
+    }
+
+    fn wrap(raw: *mut Task) -> Option<NewTask> {
+        if raw.is_null() {
+            return None;
+        }
+        // SAFETY: every non-null pointer in the slot came from `Arc::into_raw`
+        // in `put`, and the swap that returned it removed it from the slot, so
+        // this is the only `from_raw` for that `into_raw`.
+        Some(NewTask::new(unsafe { Arc::from_raw(raw) }))
+    }
+}
+
+impl Drop for NewTaskSlot {
+    fn drop(&mut self) {
+        // An unstarted task left here abandons its joiner (NewTask's drop).
+        drop(self.take());
     }
 }
 
