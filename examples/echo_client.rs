@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const USAGE: &str = "echo_client: talk to an echo server
 
@@ -90,9 +90,14 @@ fn load(flags: &common::Flags, addr: &str) -> i32 {
         r.p99.as_micros()
     );
     if let (Some(p), Some(c0)) = (pid, cpu0) {
-        let c1 = common::cpu_time(p).unwrap_or_default();
-        let per = (c1.saturating_sub(c0)).as_nanos() as f64 / 1000.0 / r.requests.max(1) as f64;
-        line.push_str(&format!(" server_cpu_us_per_req={per:.2}"));
+        let used = common::cpu_time(p).unwrap_or_default().since(c0);
+        let per = |d: Duration| d.as_nanos() as f64 / 1000.0 / r.requests.max(1) as f64;
+        line.push_str(&format!(
+            " server_cpu_us_per_req={:.3} server_user_us_per_req={:.3} server_sys_us_per_req={:.3}",
+            per(used.total()),
+            per(used.user),
+            per(used.system)
+        ));
     }
     println!("{line}");
     0
