@@ -58,6 +58,16 @@ pub use libc as __libc;
 #[doc(hidden)]
 pub use log as __log;
 
+/// Runs `f` out of line, marked cold: the rare branch of a hot function
+/// (a trace line, an error, a deadline) gets a stack frame of its own
+/// instead of widening the caller's.
+#[cold]
+#[inline(never)]
+#[doc(hidden)]
+pub fn cold<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 pub use reactor::poll_desc::{Mode, PollDesc};
 pub use scheduler::{dump, run, Builder, Handle, Runtime};
 pub use stats::{record_copy, stats, CopyPath, CopyStats, PathStats, Stats};

@@ -66,12 +66,19 @@ macro_rules! raw_syscall {
 
 /// Logs one line at `trace` level under the `netpark` target.
 ///
-/// Compiled out entirely without the `trace` feature, so the hot path pays
-/// nothing; with it, `log`'s level check is one atomic load.
+/// Compiled out entirely without the `trace` feature; with it, `log`'s level
+/// check is one atomic load, and the formatting runs in a cold function of
+/// its own ([`cold`](crate::cold)), so it takes no room in the caller's
+/// stack frame: the park path's frames are what a task touches at every
+/// wake, one cache line per 64 bytes (ARCHITECTURE.md).
 #[cfg(feature = "trace")]
 #[macro_export]
 macro_rules! trace {
-    ($($t:tt)*) => { $crate::__log::trace!(target: "netpark", $($t)*) };
+    ($($t:tt)*) => {
+        if $crate::__log::log_enabled!(target: "netpark", $crate::__log::Level::Trace) {
+            $crate::cold(|| $crate::__log::trace!(target: "netpark", $($t)*));
+        }
+    };
 }
 
 /// Logs one line at `trace` level under the `netpark` target (compiled out).

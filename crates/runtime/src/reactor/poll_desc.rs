@@ -96,30 +96,61 @@ const READ_DEADLINE: u8 = 1 << 3;
 const WRITE_DEADLINE: u8 = 1 << 4;
 
 /// One direction's waiter slot; see the module docs for its states.
+///
+/// The tasks or threads parked on this direction (Go's `pdWait`/G): the
+/// first inline, since one task per direction is the rule, and any more in
+/// a `Vec`. A `Vec` alone kept a heap buffer per fd after its first wait,
+/// one more cache line for every park and every event to touch.
 #[derive(Debug, Default)]
 struct Slot {
-    /// Tasks or threads parked on this direction (Go's `pdWait`/G).
-    waiters: Vec<Unparker>,
+    /// The first waiter; `None` only when `more` is empty too.
+    first: Option<Unparker>,
+    /// Waiters after the first (two tasks reading one fd at once).
+    more: Vec<Unparker>,
 }
 
 impl Slot {
+    fn push(&mut self, u: Unparker) {
+        if self.first.is_none() {
+            self.first = Some(u);
+        } else {
+            self.more.push(u);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Unparker> {
+        self.first.iter().chain(self.more.iter())
+    }
+
     fn contains(&self, me: WaiterId) -> bool {
-        self.waiters.iter().any(|u| u.id() == me)
+        self.iter().any(|u| u.id() == me)
     }
 
     fn remove(&mut self, me: WaiterId) -> bool {
-        match self.waiters.iter().position(|u| u.id() == me) {
+        if self.first.as_ref().is_some_and(|u| u.id() == me) {
+            self.first = self.more.pop();
+            return true;
+        }
+        match self.more.iter().position(|u| u.id() == me) {
             Some(i) => {
-                self.waiters.swap_remove(i);
+                self.more.swap_remove(i);
                 true
             }
             None => false,
         }
     }
+
+    /// Moves every waiter into `out`.
+    fn take_into(&mut self, out: &mut Vec<Unparker>) {
+        out.extend(self.first.take());
+        out.append(&mut self.more);
+    }
 }
 
-/// Everything a `PollDesc` guards with its lock.
+/// Everything a `PollDesc` guards with its lock. `repr(C)`: the read slot
+/// first, beside the lock, so a read's park and its event touch one line.
 #[derive(Debug, Default)]
+#[repr(C)]
 struct State {
     /// Read waiters; written by wait/prepare (any thread) and notify (reactor).
     read: Slot,
@@ -172,14 +203,15 @@ impl State {
 ///
 /// Created by [`PollDesc::open`] when a socket (or pipe) is made non-blocking,
 /// held by that socket, and freed by [`PollDesc::close`] right before `close(2)`.
+/// `repr(C)`, in the order an event touches the fields: the token (checked
+/// against the event's), the flags, `ready`, then the lock and the read slot.
 #[derive(Debug)]
+#[repr(C)]
 pub struct PollDesc {
-    /// The fd; immutable after open.
-    fd: RawFd,
     /// Registry slot and generation; immutable after open.
     token: Token,
-    /// Waiters, deadlines and registration; see [`State`].
-    state: Mutex<State>,
+    /// The fd; immutable after open.
+    fd: RawFd,
     /// `CLOSING` and mirrors of whether each deadline is set, so `prepare`
     /// can skip the lock. Set by evict, close and set_deadline under the lock.
     flags: AtomicU8,
@@ -188,6 +220,8 @@ pub struct PollDesc {
     /// wait, under the lock; cleared by prepare without it. Plain loads and
     /// stores: only prepare writes without the lock, and it only clears.
     ready: [AtomicBool; 2],
+    /// Waiters, deadlines and registration; see [`State`].
+    state: Mutex<State>,
 }
 
 impl PollDesc {
@@ -294,9 +328,13 @@ impl PollDesc {
         let mut st = self.state.lock();
         let mut waited = false;
         loop {
-            if let Err(e) = self.check(&st, mode, op_deadline) {
-                st.slot(mode).remove(me);
-                return Err(e);
+            if self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) != 0
+                || op_deadline.is_some()
+            {
+                if let Err(e) = crate::cold(|| self.check(&st, mode, op_deadline)) {
+                    st.slot(mode).remove(me);
+                    return Err(e);
+                }
             }
             if mode == Mode::Read && st.read_closed {
                 st.read.remove(me);
@@ -313,13 +351,15 @@ impl PollDesc {
             }
             // Every pass, not only the first: the poller may have died (its
             // runtime shut down) while we slept, and `rehome` woke us to move.
-            if let Err(e) = self.ensure_registered(&mut st) {
-                // On a later pass we are in the list: leave no stale waiter.
-                st.slot(mode).remove(me);
-                return Err(e);
+            if !st.poller.as_ref().is_some_and(|p| p.is_alive()) {
+                if let Err(e) = crate::cold(|| self.ensure_registered(&mut st)) {
+                    // On a later pass we are in the list: leave no stale waiter.
+                    st.slot(mode).remove(me);
+                    return Err(e);
+                }
             }
             if !waited {
-                st.slot(mode).waiters.push(park::current_unparker());
+                st.slot(mode).push(park::current_unparker());
                 trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
             }
             let deadline = st.deadline(mode, op_deadline);
@@ -386,8 +426,8 @@ impl PollDesc {
             // Out of the dead epoll too, so a spare slot's poller, revived
             // later, reports nothing for an fd that now lives elsewhere.
             let _ = dead.deregister(self.fd);
-            out.extend(st.read.waiters.iter().cloned());
-            out.extend(st.write.waiters.iter().cloned());
+            out.extend(st.read.iter().cloned());
+            out.extend(st.write.iter().cloned());
         }
     }
 
@@ -402,12 +442,12 @@ impl PollDesc {
             let mut st = self.state.lock();
             if read {
                 st.read_deadline = deadline;
-                wake.extend(st.read.waiters.iter().cloned());
+                wake.extend(st.read.iter().cloned());
                 self.mirror(READ_DEADLINE, deadline.is_some());
             }
             if write {
                 st.write_deadline = deadline;
-                wake.extend(st.write.waiters.iter().cloned());
+                wake.extend(st.write.iter().cloned());
                 self.mirror(WRITE_DEADLINE, deadline.is_some());
             }
         }
@@ -435,11 +475,11 @@ impl PollDesc {
         }
         if ev.readable {
             self.set_ready(Mode::Read);
-            out.append(&mut st.read.waiters);
+            st.read.take_into(out);
         }
         if ev.writable {
             self.set_ready(Mode::Write);
-            out.append(&mut st.write.waiters);
+            st.write.take_into(out);
         }
     }
 
@@ -460,8 +500,9 @@ impl PollDesc {
         let woken = {
             let mut st = self.state.lock();
             self.mirror(CLOSING, true);
-            let mut w = std::mem::take(&mut st.read.waiters);
-            w.append(&mut st.write.waiters);
+            let mut w = Vec::new();
+            st.read.take_into(&mut w);
+            st.write.take_into(&mut w);
             w
         };
         trace!("evict fd {}: waking {} waiter(s)", self.fd, woken.len());

@@ -15,9 +15,11 @@
 //! Go and tokio do), pushing the previous `runnext` to `unstarted` and waking an
 //! idle peer to steal it, so an accept loop that spawns a burst spreads the
 //! burst over every worker. A spawn from another thread goes to the
-//! `unstarted` queue of a worker that is not stuck. A spawn with
-//! `task::Builder::same_worker` goes to `unstarted` *pinned*: peers do not
-//! steal it, so tasks that wake each other constantly stay on one thread.
+//! `unstarted` queue of the next worker in turn that is not stuck, pinned
+//! there (round robin places it; peers do not steal it). A spawn with
+//! `task::Builder::same_worker` goes to `unstarted` pinned too, so tasks
+//! that wake each other constantly stay on one thread. Only the monitor's
+//! hand-off moves a pinned task.
 //!
 //! **Architecture Invariant:** a started task is only ever resumed by its owner
 //! worker. A wake from another thread is a message in the owner's inbox plus an
@@ -225,9 +227,10 @@ impl WorkerShared {
     }
 
     /// Queues unstarted tasks from another thread (a spawn outside the
-    /// runtime, or the monitor's hand-off) and wakes the worker. Refused,
-    /// returning the tasks, when no thread runs the worker.
-    fn push_from_outside(&self, tasks: Vec<NewTask>) -> Result<(), Vec<NewTask>> {
+    /// runtime, `pinned` so that it starts where the round robin put it; or
+    /// the monitor's hand-off) and wakes the worker. Refused, returning the
+    /// tasks, when no thread runs the worker.
+    fn push_from_outside(&self, tasks: Vec<NewTask>, pinned: bool) -> Result<(), Vec<NewTask>> {
         {
             let mut st = self.unstarted.lock();
             if !self.is_on() {
@@ -235,11 +238,8 @@ impl WorkerShared {
             }
             let seq = self.seq_hint.load(Ordering::Relaxed);
             for task in tasks {
-                st.q.push_back(Unstarted {
-                    seq,
-                    pinned: false,
-                    task,
-                });
+                st.q.push_back(Unstarted { seq, pinned, task });
+                st.pinned += usize::from(pinned);
             }
             self.publish_lens(&st);
         }
@@ -648,7 +648,7 @@ impl RuntimeShared {
             .map(|k| &self.workers[(start + k) % self.regular])
             .find(|w| !w.is_stuck())
             .unwrap_or(&self.workers[start % self.regular]);
-        if let Err(tasks) = pick.push_from_outside(vec![task]) {
+        if let Err(tasks) = pick.push_from_outside(vec![task], true) {
             // Regular workers are always on; dropping abandons the joins.
             drop(tasks);
         }
@@ -672,7 +672,7 @@ impl RuntimeShared {
             .find(|w| w.sleeping.load(Ordering::SeqCst))
             .or_else(|| peers().next());
         let tasks = match target {
-            Some(w) => match w.push_from_outside(tasks) {
+            Some(w) => match w.push_from_outside(tasks, false) {
                 Ok(()) => {
                     trace!(
                         "hand-off: {n} task(s) from worker {} to {}",
@@ -696,7 +696,7 @@ impl RuntimeShared {
             Err(tasks) => {
                 // Every slot is busy: the tasks go back where any worker that
                 // frees up can steal them, and the next period tries again.
-                let _ = from.push_from_outside(tasks);
+                let _ = from.push_from_outside(tasks, false);
                 0
             }
         }

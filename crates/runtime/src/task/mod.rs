@@ -93,16 +93,17 @@ fn next_id() -> u64 {
 }
 
 /// The shared header of one task (Go's `g`).
+///
+/// `repr(C)`, hot fields first: a park and a wake touch the flags, `owner`,
+/// `key`, `id`, `wait_arg`, `runtime` and the coroutine's saved stack
+/// pointer, so they sit together in the header's first two cache lines
+/// (after the `Arc` counts); the join state, the name and the guard bounds,
+/// touched once or never per task, come last. In Rust's own order the hot
+/// fields spread over four lines, and at 1,000 connections each line a wake
+/// touches is a likely cache miss (ARCHITECTURE.md, "User CPU per request").
 #[derive(Debug)]
+#[repr(C)]
 pub struct Task {
-    /// Unique id; immutable.
-    pub(crate) id: u64,
-    /// Optional name from the task builder; immutable.
-    pub(crate) name: Option<String>,
-    /// Usable stack bytes; immutable.
-    pub(crate) stack_size: usize,
-    /// The stack's guard page `[lo, hi)`, for the overflow handler; immutable.
-    pub(crate) guard: (usize, usize),
     /// Park token: EMPTY / NOTIFIED / PARKED; moved only on the owner
     /// worker's thread, with plain loads and stores (`park.rs`).
     pub(crate) park: AtomicU8,
@@ -115,22 +116,31 @@ pub struct Task {
     pub(crate) state: AtomicU8,
     /// Set by `JoinHandle::cancel`; never cleared.
     pub(crate) cancelled: AtomicBool,
+    /// What the task waits on, encoded (`wait_kind`, `wait_arg`); written by the task.
+    pub(crate) wait_kind: AtomicU8,
     /// How many cancellation errors the task has been given.
     pub(crate) cancel_errors: AtomicU32,
-    /// The runtime the task belongs to; immutable.
-    pub(crate) runtime: Arc<RuntimeShared>,
     /// Index of the worker that started the task in `runtime.workers`;
     /// `UNSTARTED` until then, written once (Release) by that worker.
     pub(crate) owner: AtomicUsize,
     /// Key in the owner's task table; written once by the owner before `owner`.
     pub(crate) key: AtomicUsize,
-    /// What the task waits on, encoded (`wait_kind`, `wait_arg`); written by the task.
-    pub(crate) wait_kind: AtomicU8,
+    /// Unique id; immutable.
+    pub(crate) id: u64,
+    /// The argument of `wait_kind`.
     pub(crate) wait_arg: AtomicU64,
+    /// The runtime the task belongs to; immutable.
+    pub(crate) runtime: Arc<RuntimeShared>,
     /// The coroutine; touched only by the holder of the run permission (context.rs).
     pub(crate) coro: context::CoroCell,
     /// The joiner and the task's value (join.rs).
     pub(crate) join: join::JoinState,
+    /// Optional name from the task builder; immutable.
+    pub(crate) name: Option<String>,
+    /// Usable stack bytes; immutable.
+    pub(crate) stack_size: usize,
+    /// The stack's guard page `[lo, hi)`, for the overflow handler; immutable.
+    pub(crate) guard: (usize, usize),
 }
 
 /// The zero point for encoding `Instant`s into `wait_arg`.

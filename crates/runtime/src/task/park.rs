@@ -273,11 +273,30 @@ fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::
         task.park.store(EMPTY, Ordering::Relaxed);
         return task.check_cancelled();
     }
-    if deadline.is_some_and(|d| d <= Instant::now()) {
-        return Ok(());
+    match deadline {
+        // The common case, kept lean: this frame is part of what a parked
+        // task's stack holds, and what its wake touches again.
+        None => suspend_parked(task, reason),
+        Some(d) => crate::cold(|| park_until(task, reason, d)),
     }
+    task.check_cancelled()
+}
+
+/// [`park_task`] with a deadline: a timer on the task's worker, disarmed
+/// when the task resumes for any reason.
+fn park_until(task: &Task, reason: WaitReason, deadline: Instant) {
+    if deadline <= Instant::now() {
+        return;
+    }
+    let timer = scheduler::add_timer(deadline, task);
+    suspend_parked(task, reason);
+    scheduler::remove_timer(timer);
+}
+
+/// Marks the task parked on `reason` and switches to the worker.
+#[inline(always)]
+fn suspend_parked(task: &Task, reason: WaitReason) {
     task.set_wait(reason);
-    let timer = deadline.map(|d| scheduler::add_timer(d, task));
     task.state.store(super::PARKED_STATE, Ordering::Relaxed);
     task.park.store(PARKED, Ordering::Relaxed);
     trace!("park task {} on {reason}", task.id);
@@ -285,11 +304,7 @@ fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::
     // left the token EMPTY, or a later one NOTIFIED for our next park:
     // nothing to consume here.
     context::suspend(Switch::Park);
-    if let Some(key) = timer {
-        scheduler::remove_timer(key);
-    }
     task.clear_wait();
-    task.check_cancelled()
 }
 
 /// Lets other tasks run; the caller goes to the back of its worker's queue.
