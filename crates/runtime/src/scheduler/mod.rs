@@ -500,6 +500,17 @@ pub(crate) fn wake_here(task: &Task) -> bool {
     })
 }
 
+/// Whether the caller runs on the worker that owns the started `task` (so
+/// a wake of it is a push on this thread's own queue, and the task cannot
+/// run before the caller yields).
+pub(crate) fn is_local(task: &Task) -> bool {
+    let owner = task.owner.load(Ordering::Acquire);
+    owner != task::UNSTARTED
+        && with_local(|l| {
+            l.is_some_and(|l| l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime))
+        })
+}
+
 /// Sends a wake to the owner of a started `task`, which applies it from its
 /// loop (task/park.rs); the caller has just set `wake_pending`.
 pub(crate) fn send_wake(task: &Task) {

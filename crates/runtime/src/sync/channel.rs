@@ -9,13 +9,13 @@
 //!   closed     set once: by close() or the last Sender dropped
 //!   no_rx      set once: the last Receiver dropped
 //!
-//!   A waiter's slot (Go's sudog):
+//!   A waiter's cell (Go's sudog, sudog.rs):
 //!
 //!   state     who moves it, under the channel lock          to
 //!   ────────  ────────────────────────────────────────────  ─────────
 //!   WAITING   a receiver that takes the sender's value, or  DONE
 //!             a sender that puts its value in a receiver's
-//!             slot; then unparks it after the lock
+//!             cell; then unparks it after the lock
 //!   WAITING   close / last handle dropped                   CLOSED
 //!   WAITING   the waiter itself, cancelled or timed out:    (removed)
 //!             it leaves the queue and keeps (or has no)
@@ -23,68 +23,35 @@
 //! ```
 //!
 //! Only the side that finds a waiter in the queue (under the lock) moves
-//! its slot, and a waiter that gives up does so under the same lock, so a
+//! its cell, and a waiter that gives up does so under the same lock, so a
 //! value is handed over exactly once: a receiver whose wait was cancelled
-//! after a sender filled its slot still gets the value, and a sender whose
+//! after a sender filled its cell still gets the value, and a sender whose
 //! wait was cancelled before a receiver came takes its value back in the
 //! error. No one is woken while the lock is held.
+//!
+//! A plain send or receive that waits keeps its cell in its own stack
+//! frame, as Go's `sudog.elem` points into the goroutine's stack: no
+//! allocation and no second lock per wait (sudog.rs).
 //!
 //! Invariants: `senders` is non-empty only when `buf` is full (for `cap`
 //! 0: always full); `receivers` is non-empty only when `buf` is empty.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use super::spin_lock::SpinLock;
+use super::sudog::{self, CellRef, Parked, WaitCell, Waiter, Wake};
+use crate::task::park::{self, WaitReason};
 
-use crate::task::park::{self, current_unparker, Unparker, WaitReason};
-
-/// A parked sender's or receiver's slot.
-pub(super) struct Slot<T> {
-    /// The value: the sender's until taken, the receiver's once given.
-    pub(super) value: Option<T>,
-    /// WAITING / DONE / CLOSED; see the module docs.
-    pub(super) state: SlotState,
-}
-
+/// Where a queued waiter stands (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SlotState {
     Waiting,
     Done,
     Closed,
-}
-
-/// A waiter in a queue: its slot (shared with it) and who to wake.
-struct Waiter<T> {
-    /// Identifies the waiter when it leaves the queue itself.
-    ticket: u64,
-    /// Where the value goes (or comes from); written under the channel lock.
-    slot: Arc<Mutex<Slot<T>>>,
-    /// Woken after the channel lock is dropped.
-    unparker: Unparker,
-    /// For a `select` waiter, the flag its cases share: whoever swaps it
-    /// to true fires the select; a waiter whose flag is already set
-    /// belongs to a select that another case fired, and is skipped.
-    claim: Option<Arc<AtomicBool>>,
-}
-
-impl<T> Waiter<T> {
-    /// Whether this waiter could be fired (its select has not fired).
-    fn live(&self) -> bool {
-        self.claim
-            .as_ref()
-            .is_none_or(|c| !c.load(Ordering::Acquire))
-    }
-
-    /// Whether this waiter may be fired now (claims its select, if any).
-    fn claim(&self) -> bool {
-        self.claim
-            .as_ref()
-            .is_none_or(|c| !c.swap(true, Ordering::AcqRel))
-    }
 }
 
 /// Which queue a waiter stands in.
@@ -96,35 +63,40 @@ pub(super) enum Queue {
     Recv,
 }
 
-/// A queued waiter as its owner keeps it: its ticket and its slot.
-pub(super) type Queued<T> = (u64, Arc<Mutex<Slot<T>>>);
+/// A `select` case's queued waiter as the case keeps it: its ticket and
+/// its shared cell.
+pub(super) type Queued<T> = (u64, Arc<WaitCell<T>>);
 
 impl<T> State<T> {
-    /// Queues the caller in `queue` (a sender with its `value`), marked
-    /// with a select's `claim` if it is one; called under the channel lock.
+    /// Queues a waiter for `cell` in `queue`, marked with a select's
+    /// `claim` if it is one; returns its ticket. Under the channel lock.
     pub(super) fn enqueue(
         &mut self,
         queue: Queue,
-        value: Option<T>,
+        cell: CellRef<T>,
         claim: Option<Arc<AtomicBool>>,
-    ) -> Queued<T> {
-        let slot = Arc::new(Mutex::new(Slot {
-            value,
-            state: SlotState::Waiting,
-        }));
+    ) -> u64 {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
-        let w = Waiter {
-            ticket,
-            slot: slot.clone(),
-            unparker: current_unparker(),
-            claim,
-        };
+        let w = Waiter::new(ticket, cell, claim);
         match queue {
             Queue::Send => self.senders.push_back(w),
             Queue::Recv => self.receivers.push_back(w),
         }
-        (ticket, slot)
+        ticket
+    }
+
+    /// Queues a `select` case with a shared cell (holding a sender's
+    /// `value`), marked with the select's `claim`.
+    pub(super) fn enqueue_shared(
+        &mut self,
+        queue: Queue,
+        value: Option<T>,
+        claim: Arc<AtomicBool>,
+    ) -> Queued<T> {
+        let cell = WaitCell::shared(value);
+        let ticket = self.enqueue(queue, CellRef::shared(&cell), Some(claim));
+        (ticket, cell)
     }
 
     /// Takes the waiter with `ticket` out of `queue`, if still there.
@@ -138,6 +110,10 @@ impl<T> State<T> {
 }
 
 /// Pops the first waiter that can still be fired (see [`Waiter::claim`]).
+/// Inlined: a `Waiter` returned through memory is written with 8-byte
+/// stores and read back with 16-byte loads, a store-forwarding stall that
+/// was a sixth of a ping-pong round trip (`perf annotate`).
+#[inline(always)]
 fn pop_live<T>(q: &mut VecDeque<Waiter<T>>) -> Option<Waiter<T>> {
     while let Some(w) = q.pop_front() {
         if w.claim() {
@@ -169,8 +145,9 @@ pub(super) struct State<T> {
 pub(super) struct Chan<T> {
     /// The capacity; 0 is a rendezvous.
     cap: usize,
-    /// Everything else, under one lock.
-    pub(super) state: Mutex<State<T>>,
+    /// Everything else, under one lock (held for a few instructions at a
+    /// time, never across a park: spin_lock.rs).
+    pub(super) state: SpinLock<State<T>>,
 }
 
 /// Creates a channel of capacity `cap` (Go's `make(chan T, cap)`): `cap` 0
@@ -194,7 +171,7 @@ pub(super) struct Chan<T> {
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(Chan {
         cap,
-        state: Mutex::new(State {
+        state: SpinLock::new(State {
             buf: VecDeque::with_capacity(cap.min(1024)),
             senders: VecDeque::new(),
             receivers: VecDeque::new(),
@@ -295,7 +272,7 @@ impl<T> TrySendError<T> {
 /// What a send found under the lock.
 pub(super) enum SendNow<T> {
     /// Handed over or buffered; wake this receiver (if any) after the lock.
-    Sent(Option<Unparker>),
+    Sent(Option<Wake>),
     /// No room: the value back, to wait with.
     Full(T),
     /// Closed: the value back.
@@ -308,11 +285,7 @@ impl<T> Chan<T> {
             return SendNow::Closed(v);
         }
         if let Some(w) = pop_live(&mut st.receivers) {
-            let mut slot = w.slot.lock();
-            slot.value = Some(v);
-            slot.state = SlotState::Done;
-            drop(slot);
-            return SendNow::Sent(Some(w.unparker));
+            return SendNow::Sent(w.give(v));
         }
         if st.buf.len() < self.cap {
             st.buf.push_back(v);
@@ -322,138 +295,118 @@ impl<T> Chan<T> {
     }
 
     /// A value if one is there now, waking the sender it came from.
-    pub(super) fn try_recv_locked(&self, st: &mut State<T>) -> Option<(T, Option<Unparker>)> {
+    pub(super) fn try_recv_locked(&self, st: &mut State<T>) -> Option<(T, Option<Wake>)> {
         if let Some(v) = st.buf.pop_front() {
             // Room now: the oldest parked sender's value moves into `buf`.
-            let woken = pop_live(&mut st.senders).map(|w| {
-                let mut slot = w.slot.lock();
-                if let Some(sv) = slot.value.take() {
-                    st.buf.push_back(sv);
-                }
-                slot.state = SlotState::Done;
-                drop(slot);
-                w.unparker
+            let woken = pop_live(&mut st.senders).and_then(|w| {
+                let (sv, u) = w.take();
+                st.buf.extend(sv);
+                u
             });
             return Some((v, woken));
         }
-        let w = pop_live(&mut st.senders)?;
-        let mut slot = w.slot.lock();
-        let v = slot.value.take().expect("a parked sender holds its value");
-        slot.state = SlotState::Done;
-        drop(slot);
-        Some((v, Some(w.unparker)))
+        let (v, u) = pop_live(&mut st.senders)?.take();
+        Some((v.expect("a parked sender holds its value"), u))
     }
 
     fn send(&self, v: T, deadline: Option<Instant>) -> Result<(), TrySendError<T>> {
-        let (ticket, slot) = {
-            let mut st = self.state.lock();
-            match self.try_send_locked(&mut st, v) {
-                SendNow::Sent(w) => {
-                    drop(st);
-                    if let Some(w) = w {
-                        w.unpark();
-                    }
-                    return Ok(());
+        let mut st = self.state.lock();
+        match self.try_send_locked(&mut st, v) {
+            SendNow::Sent(w) => {
+                drop(st);
+                if let Some(w) = w {
+                    w.wake();
                 }
-                SendNow::Closed(v) => return Err(TrySendError::Closed(v)),
-                SendNow::Full(v) => {
-                    if deadline.is_some_and(|d| d <= Instant::now()) {
-                        return Err(TrySendError::Full(v));
-                    }
-                    st.enqueue(Queue::Send, Some(v), None)
-                }
+                Ok(())
             }
-        };
+            SendNow::Closed(v) => Err(TrySendError::Closed(v)),
+            SendNow::Full(v) if deadline.is_some_and(|d| d <= Instant::now()) => {
+                Err(TrySendError::Full(v))
+            }
+            SendNow::Full(v) => sudog::wait_on_stack(self, st, Queue::Send, Some(v), |p| {
+                Self::wait_send(p, deadline)
+            }),
+        }
+    }
+
+    /// A queued sender's wait: until a receiver takes the value, close,
+    /// cancel or the deadline.
+    fn wait_send(p: &Parked<'_, T>, deadline: Option<Instant>) -> Result<(), TrySendError<T>> {
         loop {
             let parked = park::park(WaitReason::ChanSend, deadline);
-            let state = slot.lock().state;
-            match state {
-                SlotState::Done => return Ok(()),
-                SlotState::Closed => {
-                    let v = slot
-                        .lock()
-                        .value
-                        .take()
-                        .expect("a closed sender keeps its value");
-                    return Err(TrySendError::Closed(v));
-                }
-                SlotState::Waiting => {}
+            if let Some((s, v)) = p.outcome() {
+                return match s {
+                    SlotState::Done => Ok(()),
+                    _ => Err(TrySendError::Closed(
+                        v.expect("a closed sender keeps its value"),
+                    )),
+                };
             }
             let timed_out = deadline.is_some_and(|d| d <= Instant::now());
             if parked.is_err() || timed_out {
                 // Give up under the channel lock, unless a receiver took
                 // the value meanwhile.
-                let mut st = self.state.lock();
-                let mut s = slot.lock();
-                match s.state {
-                    SlotState::Done => return Ok(()),
-                    SlotState::Closed => {
-                        let v = s.value.take().expect("a closed sender keeps its value");
-                        return Err(TrySendError::Closed(v));
-                    }
-                    SlotState::Waiting => {
-                        st.dequeue(Queue::Send, ticket);
-                        let v = s.value.take().expect("a waiting sender holds its value");
-                        return Err(if parked.is_err() {
+                return match p.leave() {
+                    (SlotState::Done, _) => Ok(()),
+                    (SlotState::Closed, v) => Err(TrySendError::Closed(
+                        v.expect("a closed sender keeps its value"),
+                    )),
+                    (SlotState::Waiting, v) => {
+                        let v = v.expect("a waiting sender holds its value");
+                        Err(if parked.is_err() {
                             TrySendError::Cancelled(v)
                         } else {
                             TrySendError::Full(v)
-                        });
+                        })
                     }
-                }
+                };
             }
         }
     }
 
     fn recv(&self, deadline: Option<Instant>) -> Result<T, TryRecvError> {
-        let (ticket, slot) = {
-            let mut st = self.state.lock();
-            if let Some((v, w)) = self.try_recv_locked(&mut st) {
-                drop(st);
-                if let Some(w) = w {
-                    w.unpark();
-                }
-                return Ok(v);
+        let mut st = self.state.lock();
+        if let Some((v, w)) = self.try_recv_locked(&mut st) {
+            drop(st);
+            if let Some(w) = w {
+                w.wake();
             }
-            if st.closed {
-                return Err(TryRecvError::Closed);
-            }
-            if deadline.is_some_and(|d| d <= Instant::now()) {
-                return Err(TryRecvError::Empty);
-            }
-            st.enqueue(Queue::Recv, None, None)
-        };
+            return Ok(v);
+        }
+        if st.closed {
+            return Err(TryRecvError::Closed);
+        }
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Err(TryRecvError::Empty);
+        }
+        sudog::wait_on_stack(self, st, Queue::Recv, None, |p| {
+            Self::wait_recv(p, deadline)
+        })
+    }
+
+    /// A queued receiver's wait: until a sender gives a value, close,
+    /// cancel or the deadline.
+    fn wait_recv(p: &Parked<'_, T>, deadline: Option<Instant>) -> Result<T, TryRecvError> {
         loop {
             let parked = park::park(WaitReason::ChanRecv, deadline);
-            {
-                let mut s = slot.lock();
-                match s.state {
-                    SlotState::Done => {
-                        return Ok(s.value.take().expect("a done receiver has its value"))
-                    }
-                    SlotState::Closed => return Err(TryRecvError::Closed),
-                    SlotState::Waiting => {}
-                }
+            if let Some((s, v)) = p.outcome() {
+                return match s {
+                    SlotState::Done => Ok(v.expect("a done receiver has its value")),
+                    _ => Err(TryRecvError::Closed),
+                };
             }
             let timed_out = deadline.is_some_and(|d| d <= Instant::now());
             if parked.is_err() || timed_out {
-                let mut st = self.state.lock();
-                let mut s = slot.lock();
-                match s.state {
+                return match p.leave() {
                     // A value arrived just before: keep it, never lose it.
-                    SlotState::Done => {
-                        return Ok(s.value.take().expect("a done receiver has its value"))
-                    }
-                    SlotState::Closed => return Err(TryRecvError::Closed),
-                    SlotState::Waiting => {
-                        st.dequeue(Queue::Recv, ticket);
-                        return Err(if parked.is_err() {
-                            TryRecvError::Cancelled
-                        } else {
-                            TryRecvError::Empty
-                        });
-                    }
-                }
+                    (SlotState::Done, v) => Ok(v.expect("a done receiver has its value")),
+                    (SlotState::Closed, _) => Err(TryRecvError::Closed),
+                    (SlotState::Waiting, _) => Err(if parked.is_err() {
+                        TryRecvError::Cancelled
+                    } else {
+                        TryRecvError::Empty
+                    }),
+                };
             }
         }
     }
@@ -478,7 +431,7 @@ impl<T> Chan<T> {
 
     /// Marks the channel closed (or receiver-less) and fails every waiter.
     fn shut(&self, no_rx: bool) {
-        let woken: Vec<Unparker> = {
+        let woken: Vec<Wake> = {
             let mut st = self.state.lock();
             if no_rx {
                 st.no_rx = true;
@@ -492,15 +445,14 @@ impl<T> Chan<T> {
             for w in st.senders.drain(..).chain(st.receivers.drain(..)) {
                 // A select another case fired is not told.
                 if w.claim() {
-                    w.slot.lock().state = SlotState::Closed;
-                    woken.push(w.unparker);
+                    woken.extend(w.close());
                 }
             }
             woken
         };
         // Lock dropped: wake outside it.
         for w in woken {
-            w.unpark();
+            w.wake();
         }
     }
 }

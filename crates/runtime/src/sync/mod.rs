@@ -21,6 +21,8 @@ pub mod mutex;
 pub mod notify;
 pub mod rwlock;
 pub mod select;
+mod spin_lock;
+mod sudog;
 pub mod wait_group;
 
 pub use channel::{channel, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};

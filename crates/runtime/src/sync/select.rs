@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 use super::channel::{
     Chan, Queue, Queued, Receiver, RecvError, SendError, SendNow, Sender, SlotState,
 };
+use super::sudog::Parked;
 use crate::task::park::{self, WaitReason};
 
 /// What enqueueing a case did.
@@ -81,11 +82,14 @@ trait Case<R> {
     fn finish(self: Box<Self>) -> R;
 }
 
-/// Whether a queued waiter's slot was fired (it is no longer waiting).
-fn fired<T>(queued: &Option<Queued<T>>) -> bool {
-    queued
-        .as_ref()
-        .is_some_and(|(_, s)| s.lock().state != SlotState::Waiting)
+/// The owner's view of a case's queued waiter, if it is queued.
+fn parked<'a, T>(
+    chan: &'a Chan<T>,
+    queue: Queue,
+    q: &'a Option<Queued<T>>,
+) -> Option<Parked<'a, T>> {
+    q.as_ref()
+        .map(|(ticket, cell)| Parked::shared(chan, queue, *ticket, cell))
 }
 
 /// A small random number for the poll order (Go's `cheaprand`).
@@ -112,7 +116,7 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Case<R> for RecvCase<'_, T, F> 
         if let Some((v, w)) = self.chan.try_recv_locked(&mut st) {
             drop(st);
             if let Some(w) = w {
-                w.unpark();
+                w.wake();
             }
             self.result = Some(Ok(v));
             return true;
@@ -133,7 +137,7 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Case<R> for RecvCase<'_, T, F> 
             if let Some((v, w)) = self.chan.try_recv_locked(&mut st) {
                 drop(st);
                 if let Some(w) = w {
-                    w.unpark();
+                    w.wake();
                 }
                 self.result = Some(Ok(v));
                 return Enq::Fired;
@@ -144,17 +148,17 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Case<R> for RecvCase<'_, T, F> 
             }
             return Enq::Retry;
         }
-        self.queued = Some(st.enqueue(Queue::Recv, None, Some(claim.clone())));
+        self.queued = Some(st.enqueue_shared(Queue::Recv, None, claim.clone()));
         Enq::Queued
     }
 
     fn fired(&self) -> bool {
-        fired(&self.queued)
+        parked(self.chan, Queue::Recv, &self.queued).is_some_and(|p| p.fired())
     }
 
     fn dequeue(&mut self) {
-        if let Some((ticket, _)) = &self.queued {
-            self.chan.state.lock().dequeue(Queue::Recv, *ticket);
+        if let Some(p) = parked(self.chan, Queue::Recv, &self.queued) {
+            drop(p.leave());
         }
     }
 
@@ -163,10 +167,10 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Case<R> for RecvCase<'_, T, F> 
         let result = match this.result {
             Some(r) => r,
             None => {
-                let (_, slot) = this.queued.expect("a fired case was queued");
-                let mut s = slot.lock();
-                match s.state {
-                    SlotState::Done => Ok(s.value.take().expect("a done receiver has its value")),
+                let p =
+                    parked(this.chan, Queue::Recv, &this.queued).expect("a fired case was queued");
+                match p.outcome() {
+                    Some((SlotState::Done, v)) => Ok(v.expect("a done receiver has its value")),
                     _ => Err(RecvError),
                 }
             }
@@ -194,7 +198,7 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T,
             SendNow::Sent(w) => {
                 drop(st);
                 if let Some(w) = w {
-                    w.unpark();
+                    w.wake();
                 }
                 self.result = Some(Ok(()));
                 true
@@ -221,7 +225,7 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T,
                 SendNow::Sent(w) => {
                     drop(st);
                     if let Some(w) = w {
-                        w.unpark();
+                        w.wake();
                     }
                     self.result = Some(Ok(()));
                     Enq::Fired
@@ -236,21 +240,19 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T,
                 }
             };
         }
-        self.queued = Some(st.enqueue(Queue::Send, self.value.take(), Some(claim.clone())));
+        self.queued = Some(st.enqueue_shared(Queue::Send, self.value.take(), claim.clone()));
         Enq::Queued
     }
 
     fn fired(&self) -> bool {
-        fired(&self.queued)
+        parked(self.chan, Queue::Send, &self.queued).is_some_and(|p| p.fired())
     }
 
     fn dequeue(&mut self) {
-        if let Some((ticket, slot)) = &self.queued {
-            self.chan.state.lock().dequeue(Queue::Send, *ticket);
-            // Not sent: the value comes back.
-            if self.value.is_none() {
-                self.value = slot.lock().value.take();
-            }
+        let back = parked(self.chan, Queue::Send, &self.queued).and_then(|p| p.leave().1);
+        // Not sent: the value comes back.
+        if self.value.is_none() {
+            self.value = back;
         }
     }
 
@@ -259,13 +261,12 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T,
         let result = match this.result {
             Some(r) => r,
             None => {
-                let (_, slot) = this.queued.expect("a fired case was queued");
-                let mut s = slot.lock();
-                match s.state {
-                    SlotState::Done => Ok(()),
-                    _ => Err(SendError(
-                        s.value.take().expect("a closed sender keeps its value"),
-                    )),
+                let p =
+                    parked(this.chan, Queue::Send, &this.queued).expect("a fired case was queued");
+                match p.outcome() {
+                    Some((SlotState::Done, _)) => Ok(()),
+                    Some((_, v)) => Err(SendError(v.expect("a closed sender keeps its value"))),
+                    None => unreachable!("finish runs on a fired case"),
                 }
             }
         };

@@ -157,6 +157,21 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Task>) -> R) -> R {
     f(unsafe { p.as_ref() })
 }
 
+/// An owned reference to a task known only by its header's address.
+///
+/// # Safety
+///
+/// `p` is `Arc::as_ptr` of a task header that some `Arc` keeps alive for
+/// the duration of this call (a worker's table holds every started task).
+pub(crate) unsafe fn task_arc(p: *const Task) -> Arc<Task> {
+    // SAFETY: by the caller's promise the strong count is at least one, so
+    // adding one for the new Arc is sound and balanced by its drop.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Arc::from_raw(p)
+    }
+}
+
 /// An owned reference to the running task, if any.
 pub(crate) fn current_task() -> Option<Arc<Task>> {
     let p = CURRENT.with(|c| c.get());

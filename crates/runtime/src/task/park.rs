@@ -153,6 +153,11 @@ enum Inner {
 }
 
 impl Unparker {
+    /// A handle that wakes `task`.
+    pub(crate) fn for_task(task: Arc<Task>) -> Unparker {
+        Unparker(Inner::Task(task))
+    }
+
     /// Wakes the waiter, or makes its next `park` return at once.
     pub fn unpark(&self) {
         match &self.0 {
