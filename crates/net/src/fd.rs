@@ -291,15 +291,26 @@ impl NetFd {
 
     /// Parks until the fd is readable (bytes, end of stream or an error
     /// pending), holding no buffer while it waits (Go's #15735, tokio's
-    /// `readable()`). It asks the kernel first, so bytes that came before
-    /// the call are seen at once; deadlines, close and cancel end it as
-    /// they end a read.
+    /// `readable()`). Deadlines, close and cancel end it as they end a read.
+    ///
+    /// When the last read or [`try_read`](Self::try_read) drained the socket
+    /// (a short read, or `WouldBlock`), it waits for the next readiness
+    /// event without a syscall; otherwise it asks the kernel first
+    /// (`poll(2)` with no timeout), so bytes that came before the call are
+    /// seen at once. Either way a read right after it may still find
+    /// nothing (another reader took the bytes): loop on `try_read`.
     ///
     /// # Errors
     ///
     /// As [`io`](Self::io).
     pub fn wait_readable(&self) -> io::Result<()> {
-        self.io(Mode::Read, |fd| sys::poll_now(fd, libc::POLLIN))?;
+        if self.read_drained.load(Ordering::Relaxed) {
+            // The edge that ends this wait is the one a read would wait for;
+            // the read after it tries at once.
+            self.wait(Mode::Read)?;
+        } else {
+            self.io(Mode::Read, |fd| sys::poll_now(fd, libc::POLLIN))?;
+        }
         // Bytes are there: the next read must try at once, not wait for an
         // edge this wait may have consumed.
         self.read_drained.store(false, Ordering::Relaxed);
@@ -308,18 +319,30 @@ impl NetFd {
 
     /// One read that never parks: `WouldBlock` when nothing is there
     /// (tokio's `try_read`). With [`wait_readable`](Self::wait_readable), a
-    /// task can read into a buffer it borrows only for that moment.
+    /// task can read into a buffer it borrows only for that moment. A short
+    /// read or `WouldBlock` records that the socket is drained, so the next
+    /// `wait_readable` waits for an edge without asking the kernel first.
     ///
     /// # Errors
     ///
     /// `WouldBlock`; [`error::closed`] after close; the OS error.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let _r = self.incref()?;
-        if self.is_socket {
+        // An event that came before this syscall is stale once it returns
+        // (the syscall sees what the event announced); one that comes
+        // after stays recorded for the wait that may follow.
+        self.pd.prepare(Mode::Read)?;
+        let r = if self.is_socket {
             retry_eintr(|| sys::recv(self.fd, buf, 0))
         } else {
             retry_eintr(|| sys::read(self.fd, buf))
-        }
+        };
+        let drained = match &r {
+            Ok(n) => *n > 0 && *n < buf.len(),
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+        };
+        self.read_drained.store(drained, Ordering::Relaxed);
+        r
     }
 
     /// One write that never parks: `WouldBlock` when the send buffer is

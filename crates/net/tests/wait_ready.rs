@@ -109,3 +109,34 @@ fn wait_writable_returns_at_once_on_an_empty_send_buffer_and_waits_on_a_full_one
         waiter.join().unwrap().unwrap();
     });
 }
+
+#[test]
+fn after_a_try_read_drains_the_socket_wait_readable_waits_for_the_next_bytes() {
+    with_runtime(2, || {
+        let (a, b) = tcp_pair();
+        let mut buf = [0u8; 16];
+        let e = b.try_read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        a.write_all(b"abc").unwrap();
+        // Seen at once: an edge came after the drained read.
+        b.wait_readable().unwrap();
+        assert_eq!(b.try_read(&mut buf).unwrap(), 3); // short: drained again
+        let writer = rt::spawn(move || {
+            rt::sleep(Duration::from_millis(30)).unwrap();
+            a.write_all(b"defg").unwrap();
+            a
+        });
+        let start = Instant::now();
+        b.wait_readable().unwrap();
+        assert!(
+            start.elapsed() >= Duration::from_millis(20),
+            "waited for the next bytes"
+        );
+        assert_eq!(b.try_read(&mut buf).unwrap(), 4);
+        let a = writer.join().unwrap();
+        drop(a);
+        // End of stream after a drained read is readable too.
+        b.wait_readable().unwrap();
+        assert_eq!(b.try_read(&mut buf).unwrap(), 0);
+    });
+}
