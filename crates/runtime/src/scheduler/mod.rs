@@ -176,8 +176,8 @@ pub struct WorkerShared {
     stealable_len: AtomicUsize,
     /// All entries of `unstarted`; as `stealable_len`.
     unstarted_len: AtomicUsize,
-    /// The owner's next sequence number, published (a plain store) for
-    /// other threads that queue a task here.
+    /// The owner's next sequence number as of its last fairness tick or
+    /// sleep (`Local::publish_seq`), for other threads that queue a task here.
     seq_hint: AtomicU64,
     /// When the monitor marked this worker stuck, in ns since the runtime's
     /// `epoch`, plus one; 0 when it is not stuck. Written by the monitor.
@@ -350,9 +350,15 @@ impl Local {
     fn next_seq(&self) -> u64 {
         let s = self.seq.get();
         self.seq.set(s + 1);
-        // A plain store: other threads read it to order what they queue here.
-        self.me.seq_hint.store(s + 1, Ordering::Relaxed);
         s
+    }
+
+    /// Publishes the next sequence number for other threads that queue a
+    /// task here. Called on the fairness tick and before sleeping, not per
+    /// push: the word shares a line with fields peers poll, and a stale
+    /// value only ranks an outside task a little older than it is.
+    pub(crate) fn publish_seq(&self) {
+        self.me.seq_hint.store(self.seq.get(), Ordering::Relaxed);
     }
 
     /// Keeps a finished header for the next spawn if nothing else refers to it.

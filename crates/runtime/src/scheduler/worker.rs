@@ -97,6 +97,7 @@ impl Worker {
             }
             self.tick += 1;
             if self.tick.is_multiple_of(FAIRNESS_TICK) {
+                self.local.publish_seq();
                 // With no fd registered, epoll could only report the eventfd,
                 // which an awake worker does not need: skip the syscall (Go's
                 // findRunnable polls only if netpollAnyWaiters()).
@@ -131,6 +132,7 @@ impl Worker {
             // queued before seeing `sleeping`: our inbox (pairs with
             // WorkerShared::send) and peers' stealable queues (pairs with
             // spawn_raw's wake_idle_peer). Each side stores, fences, then loads.
+            self.local.publish_seq();
             me.sleeping.store(true, Ordering::SeqCst);
             std::sync::atomic::fence(Ordering::SeqCst);
             if self.work_came() {
