@@ -199,6 +199,28 @@ impl State {
     }
 }
 
+/// What a wait on `fd` in `mode` shows in `dump()`.
+fn wait_reason(fd: RawFd, mode: Mode) -> WaitReason {
+    match mode {
+        Mode::Read => WaitReason::Read(fd),
+        Mode::Write => WaitReason::Write(fd),
+    }
+}
+
+/// A task's fast-path wait, committed by its worker (`PollDesc::wait_until`).
+struct FdWait<'a> {
+    /// The descriptor waited on.
+    pd: &'a PollDesc,
+    /// The direction.
+    mode: Mode,
+}
+
+impl crate::task::context::CommitPark for FdWait<'_> {
+    fn commit(&self, task: &Arc<crate::task::Task>) -> bool {
+        self.pd.commit_wait(self.mode, task)
+    }
+}
+
 /// The readiness record of one fd (Go's `runtime.pollDesc`).
 ///
 /// Created by [`PollDesc::open`] when a socket (or pipe) is made non-blocking,
@@ -321,12 +343,66 @@ impl PollDesc {
     /// # Errors
     ///
     /// As [`wait`](Self::wait).
+    #[inline]
     pub fn wait_until(&self, mode: Mode, op_deadline: Option<Instant>) -> io::Result<()> {
+        // The common wait, a task with no deadline on a live fd: the task
+        // switches out at once and its worker queues it as a waiter on the
+        // worker's own stack (`commit`), so the parked task's stack holds
+        // no frame of this wait but this one.
+        if op_deadline.is_none()
+            && self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) == 0
+            && park::in_task()
+        {
+            let parked = park::park_commit(wait_reason(self.fd, mode), &FdWait { pd: self, mode });
+            if parked.is_ok() && self.woken_by_notify(mode) {
+                return Ok(());
+            }
+            // Woken otherwise (a cancel, a close, the commit refused):
+            // the general wait sorts it out, knowing we may be queued.
+            return self.wait_slow(mode, None, true);
+        }
+        self.wait_slow(mode, op_deadline, false)
+    }
+
+    /// The second half of a task's wait, run by its worker after the task
+    /// switched out (`park::park_commit`): queue the task as a waiter, or
+    /// refuse (resume it at once) when what it waits for is here or the
+    /// general wait must decide (closed, hung up, a deadline, no poller).
+    fn commit_wait(&self, mode: Mode, task: &Arc<crate::task::Task>) -> bool {
+        let mut st = self.state.lock();
+        if self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) != 0
+            || (mode == Mode::Read && st.read_closed)
+            || self.ready[mode.index()].load(Ordering::Acquire)
+        {
+            return false;
+        }
+        // On the worker's thread, so a first wait registers the fd in this
+        // worker's poller, as the general wait would; a failure is left to
+        // the general wait to report.
+        if !st.poller.as_ref().is_some_and(|p| p.is_alive())
+            && crate::cold(|| self.ensure_registered(&mut st)).is_err()
+        {
+            return false;
+        }
+        st.slot(mode).push(Unparker::for_task(task.clone()));
+        trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
+        true
+    }
+
+    /// The general wait: any caller, any deadline; `maybe_queued` when a
+    /// parked fast-path wait may have left us in the waiter list.
+    #[inline(never)]
+    fn wait_slow(
+        &self,
+        mode: Mode,
+        op_deadline: Option<Instant>,
+        maybe_queued: bool,
+    ) -> io::Result<()> {
         // Our entry in the list is found again by id: the list holds the one
         // Unparker, made only if we must park.
         let me = park::current_waiter_id();
         let mut st = self.state.lock();
-        let mut waited = false;
+        let mut waited = maybe_queued;
         loop {
             if self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) != 0
                 || op_deadline.is_some()
@@ -363,10 +439,7 @@ impl PollDesc {
                 trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
             }
             let deadline = st.deadline(mode, op_deadline);
-            let reason = match mode {
-                Mode::Read => WaitReason::Read(self.fd),
-                Mode::Write => WaitReason::Write(self.fd),
-            };
+            let reason = wait_reason(self.fd, mode);
             drop(st);
             let parked = park::park(reason, deadline);
             if parked.is_ok() && self.woken_by_notify(mode) {

@@ -364,6 +364,20 @@ impl Worker {
             }
             // The task set PARKED itself; the wake that finds it queues it.
             CoroutineResult::Yield(Switch::Park) => me.counters.parks.add(1),
+            // The same, with the second half of the park run here, on the
+            // worker's stack; refused, the task runs again at once. No wake
+            // can come in between from this thread, and one from another
+            // thread is a message this loop applies later.
+            CoroutineResult::Yield(Switch::ParkCommit(c)) => {
+                if c.run(task) {
+                    me.counters.parks.add(1);
+                } else {
+                    task.park.store(task::EMPTY, Ordering::Relaxed);
+                    task.state.store(task::RUNNABLE, Ordering::Relaxed);
+                    drop(tasks);
+                    self.local.push(key);
+                }
+            }
             CoroutineResult::Return(()) => {
                 drop(tasks);
                 self.finish(key);

@@ -298,6 +298,42 @@ fn park_until(task: &Task, reason: WaitReason, deadline: Instant) {
     scheduler::remove_timer(timer);
 }
 
+/// Parks the calling task on `reason` and has its worker run `commit` on
+/// the worker's own stack after the switch (Go's `gopark(unlockf)`): if the
+/// commit returns `false`, the task is resumed at once. No deadline. The
+/// caller re-checks what it waits for after this returns (the wake may be
+/// a cancel, a stale one, or the commit's refusal).
+///
+/// # Errors
+///
+/// [`error::cancelled`] when the task is cancelled.
+///
+/// # Panics
+///
+/// Outside a task (callers check [`in_task`] first).
+pub(crate) fn park_commit(reason: WaitReason, commit: &impl context::CommitPark) -> io::Result<()> {
+    context::with_current(|task| {
+        let task = task.expect("netpark: park_commit outside a task");
+        task.check_cancelled()?;
+        if task.park.load(Ordering::Relaxed) == NOTIFIED {
+            task.park.store(EMPTY, Ordering::Relaxed);
+            return task.check_cancelled();
+        }
+        task.set_wait(reason);
+        task.state.store(super::PARKED_STATE, Ordering::Relaxed);
+        task.park.store(PARKED, Ordering::Relaxed);
+        trace!("park task {} on {reason}", task.id);
+        context::suspend(Switch::ParkCommit(context::Commit::new(commit)));
+        task.clear_wait();
+        task.check_cancelled()
+    })
+}
+
+/// Whether the caller runs as a task (not on a plain thread).
+pub(crate) fn in_task() -> bool {
+    !context::current_ptr().is_null()
+}
+
 /// Marks the task parked on `reason` and switches to the worker.
 #[inline(always)]
 fn suspend_parked(task: &Task, reason: WaitReason) {
