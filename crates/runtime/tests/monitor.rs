@@ -66,8 +66,10 @@ fn a_task_stuck_in_a_busy_loop_is_reported_and_others_still_run() {
         );
         let w = WARNINGS.lock().clone();
         assert!(
-            w.iter()
-                .any(|m| m.contains("\"hog\"") && m.contains("without yielding")),
+            w.iter().any(|m| m.contains("\"hog\"")
+                && m.contains("without yielding")
+                && m.contains("ms")
+                && m.contains("run_blocking")),
             "{w:?}"
         );
         assert_eq!(
