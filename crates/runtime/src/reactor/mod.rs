@@ -16,8 +16,8 @@
 //! # One turn
 //!
 //! `Poller::poll` = `epoll_wait` → decode → look tokens up in the registry under
-//! one lock (stale generations dropped) → `PollDesc::notify` collects waiters →
-//! locks released → unpark each waiter.
+//! one lock (stale generations dropped), and under it `PollDesc::notify`
+//! collects each descriptor's waiters → locks released → unpark each waiter.
 
 pub mod poll_desc;
 pub mod registry;
@@ -33,7 +33,6 @@ use crate::stats;
 use crate::sys::epoll::{self, Epoll};
 use crate::sys::eventfd::EventFd;
 use crate::task::park::Unparker;
-use poll_desc::PollDesc;
 use token::{Token, WAKER};
 
 /// Source of poller ids, for trace lines.
@@ -65,7 +64,6 @@ pub struct Poller {
 #[derive(Debug, Default)]
 pub(crate) struct PollBuffers {
     events: Vec<libc::epoll_event>,
-    descs: Vec<(Arc<PollDesc>, epoll::Event)>,
     wake: Vec<Unparker>,
 }
 
@@ -73,7 +71,6 @@ impl PollBuffers {
     pub(crate) fn new() -> PollBuffers {
         PollBuffers {
             events: Vec::with_capacity(256),
-            descs: Vec::new(),
             wake: Vec::new(),
         }
     }
@@ -178,17 +175,7 @@ impl Poller {
                 true
             }
         });
-        registry::lookup_batch(events, &mut buf.descs);
-        for (pd, ev) in buf.descs.drain(..) {
-            trace!(
-                "epoll event fd {}: readable={} writable={} hang-up={}",
-                pd.fd(),
-                ev.readable,
-                ev.writable,
-                ev.read_closed
-            );
-            pd.notify(&ev, &mut buf.wake);
-        }
+        registry::notify_batch(events, &mut buf.wake);
         if fd_events > 0 {
             stats::count(|c| c.events.add(fd_events as u64));
         }

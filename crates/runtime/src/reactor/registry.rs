@@ -3,7 +3,8 @@
 //! Go keeps its `pollDesc`s in a type-stable `pollCache` and puts a tagged pointer
 //! in the epoll data. We keep `Arc<PollDesc>` in a slab behind one lock and put
 //! the token in the epoll data, so the token→slot lookup needs no unsafe code. The
-//! reactor takes the lock once per `epoll_wait` batch, not once per event, and the
+//! reactor takes the lock once per `epoll_wait` batch, not once per event (and
+//! notifies each descriptor under it, so an event moves no reference count), and the
 //! I/O path never takes it: a socket holds its own `Arc<PollDesc>`.
 //!
 //! **Invariant:** a slot's generation never repeats while it is filled; an event
@@ -20,6 +21,7 @@ use slab::Slab;
 use super::poll_desc::PollDesc;
 use super::token::Token;
 use crate::sys::epoll::Event;
+use crate::task::park::Unparker;
 
 /// Every live `PollDesc` in the process; written under this lock by open and close,
 /// read under it by the reactor's dispatch.
@@ -55,16 +57,29 @@ pub(crate) fn remove(token: Token) {
     }
 }
 
-/// Looks up every token of a batch under one lock; stale tokens are dropped.
-pub(crate) fn lookup_batch(
-    events: impl Iterator<Item = Event>,
-    out: &mut Vec<(Arc<PollDesc>, Event)>,
-) {
+/// Looks up every token of a batch under one lock, stale tokens dropped,
+/// and lets each live descriptor take its event (`PollDesc::notify`: sets
+/// `ready`, moves its waiters into `wake`) while the lock is held: the slab
+/// keeps the descriptor alive meanwhile, so no reference count is taken or
+/// dropped per event. Lock order: registry, then a descriptor's own lock;
+/// nothing takes them the other way round (`PollDesc::close` releases its
+/// lock before `remove`). Nobody is woken here: the caller unparks `wake`
+/// after the lock is gone.
+pub(crate) fn notify_batch(events: impl Iterator<Item = Event>, wake: &mut Vec<Unparker>) {
     let slab = REGISTRY.lock();
     for ev in events {
         let token = Token(ev.token);
         match slab.get(token.index()) {
-            Some(pd) if pd.token() == token => out.push((pd.clone(), ev)),
+            Some(pd) if pd.token() == token => {
+                trace!(
+                    "epoll event fd {}: readable={} writable={} hang-up={}",
+                    pd.fd(),
+                    ev.readable,
+                    ev.writable,
+                    ev.read_closed
+                );
+                pd.notify(&ev, wake);
+            }
             _ => trace!("drop stale event for token {:#x}", token.0),
         }
     }
