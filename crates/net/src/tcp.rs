@@ -346,6 +346,7 @@ impl Iterator for Incoming<'_> {
 /// Reads and writes block in Go's style: the task parks on `EAGAIN` and the
 /// reactor wakes it. `&TcpStream` is `Read + Write` too, so one task may read
 /// while another writes (share it through an `Arc`).
+#[repr(C)]
 pub struct TcpStream {
     pub(crate) fd: NetFd,
     /// The network name (`tcp`, `tcp4`, `tcp6`), for errors.

@@ -91,6 +91,7 @@ pub struct Mutex<T: ?Sized> {
 /// The lock of a [`Mutex`] without a value: for what Rust's borrows cannot
 /// see, such as the write side of an fd. Same waiting, order and errors.
 #[derive(Debug)]
+#[repr(C)]
 pub struct RawMutex {
     /// UNLOCKED / LOCKED / CONTENDED; see the module docs for who moves it.
     state: AtomicU8,
