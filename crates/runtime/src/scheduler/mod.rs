@@ -293,6 +293,9 @@ pub(crate) struct RuntimeShared {
     regular: usize,
     /// Threads of spare workers the monitor started; joined at shutdown.
     spare_threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// The "every spare is in use" warning has been logged and no spare has
+    /// started since, so the monitor does not repeat it every period.
+    spares_exhausted: AtomicBool,
     /// Origin of `WorkerShared::stuck_since`; immutable.
     epoch: Instant,
     /// Default stack size of tasks; immutable.
@@ -723,11 +726,13 @@ impl RuntimeShared {
     /// Returns the tasks when no slot is free or no thread can be made.
     fn start_spare(self: &Arc<Self>, tasks: Vec<NewTask>) -> Result<usize, Vec<NewTask>> {
         let Some(w) = self.workers[self.regular..].iter().find(|w| !w.is_on()) else {
-            log::warn!(
-                "netpark: every worker is stuck and all {} spare worker(s) are in use; \
-                 unstarted tasks wait (Builder::max_spare_workers)",
-                self.workers.len() - self.regular
-            );
+            if !self.spares_exhausted.swap(true, Ordering::Relaxed) {
+                log::warn!(
+                    "netpark: every worker is stuck and all {} spare worker(s) are in use; \
+                     unstarted tasks wait (Builder::max_spare_workers)",
+                    self.workers.len() - self.regular
+                );
+            }
             return Err(tasks);
         };
         {
@@ -749,6 +754,7 @@ impl RuntimeShared {
             .spawn(move || worker::run(s, index));
         match t {
             Ok(t) => {
+                self.spares_exhausted.store(false, Ordering::Relaxed);
                 stats::count(|c| c.spare_workers_started.add(1));
                 let mut threads = self.spare_threads.lock();
                 threads.retain(|t| !t.is_finished());
@@ -1031,6 +1037,7 @@ impl Builder {
             workers,
             regular: self.workers,
             spare_threads: Mutex::new(Vec::new()),
+            spares_exhausted: AtomicBool::new(false),
             epoch: Instant::now(),
             stack_size: self.stack_size,
             stuck_threshold: self.stuck_threshold,
