@@ -130,7 +130,8 @@ impl Worker {
             }
             // Idle: announce sleep, then re-check everything a waker could have
             // queued before seeing `sleeping`: our inbox (pairs with
-            // WorkerShared::send) and peers' stealable queues (pairs with
+            // WorkerShared::send), our unstarted queue (pairs with
+            // push_from_outside) and peers' unstarted queues (pairs with
             // spawn_raw's wake_idle_peer). Each side stores, fences, then loads.
             self.local.publish_seq();
             me.sleeping.store(true, Ordering::SeqCst);
@@ -152,7 +153,7 @@ impl Worker {
 
     /// Go's spinning M, kept for the case it pays off: a worker that was
     /// handed work through its inbox since it was last idle (a peer woke one
-    /// of its tasks, or spawned) watches the inbox and the peers' stealable
+    /// of its tasks, or spawned) watches the inbox and the peers' unstarted
     /// queues for a moment before it sleeps, while a peer is awake
     /// (`RuntimeShared::may_spin`). A spinning worker is not `sleeping`, so the
     /// peer's next hand-off costs a queue push, not an eventfd write plus the
@@ -186,7 +187,7 @@ impl Worker {
 
     /// What another thread can hand an idle worker without its epoll: a
     /// message in its inbox, an unstarted task queued here from outside, a
-    /// peer's stealable spawn, or shutdown. The loads are SeqCst: before
+    /// peer's stealable (unpinned) spawn, or shutdown. The loads are SeqCst: before
     /// sleeping they pair with the wakers' fences.
     fn work_came(&self) -> bool {
         let shared = &self.local.shared;

@@ -16,7 +16,7 @@
 //!   ───────────────────────────────────  ──────────────────────────────────────────
 //!   the spawner                          creates the task (coroutine not started)
 //!   one queue entry (runnext,            the spawner, a stealer or the monitor's
-//!     stealable)                           hand-off moves the unstarted task there
+//!     unstarted)                           hand-off moves the unstarted task there
 //!   the worker that pops the entry       pops it; for a started task only the
 //!                                          owner worker ever holds an entry
 //!   the task's park token (PARKED)       the task parked (task/park.rs)

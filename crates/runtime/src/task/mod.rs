@@ -320,10 +320,10 @@ impl Builder {
     /// two workers, where each wake crosses CPUs (about 600 ns a hop here,
     /// against about 35 ns on one worker). Tasks spawned with this stay
     /// together, as tokio's scheduler keeps a woken task on its waker's
-    /// thread. The task goes to the back of the worker's queue, and waits
-    /// there even while a task holds the worker (the monitor hands only
-    /// stealable spawns to other workers). Spawned from outside a worker of
-    /// the runtime, it goes to one worker chosen in turn and stays there.
+    /// thread. The task goes to the back of the worker's queue, where idle
+    /// peers do not steal it; only the monitor's hand-off moves it, when a
+    /// task holds the worker too long. Spawned from outside a worker of the
+    /// runtime, it goes to one worker chosen in turn and stays there.
     pub fn same_worker(mut self) -> Builder {
         self.same_worker = true;
         self
