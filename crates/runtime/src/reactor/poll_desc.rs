@@ -303,6 +303,12 @@ impl PollDesc {
         Ok(())
     }
 
+    /// Whether the descriptor is closing or `mode` has a deadline: the cases
+    /// a wait must check under the lock (`check`) before it may skip it.
+    fn closing_or_deadline(&self, mode: Mode) -> bool {
+        self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) != 0
+    }
+
     /// Go's `netpollcheckerr`: closed first, then an expired deadline. Under the lock.
     fn check(&self, st: &State, mode: Mode, op: Option<Instant>) -> io::Result<()> {
         if self.is_closing() {
@@ -349,10 +355,7 @@ impl PollDesc {
         // switches out at once and its worker queues it as a waiter on the
         // worker's own stack (`commit`), so the parked task's stack holds
         // no frame of this wait but this one.
-        if op_deadline.is_none()
-            && self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) == 0
-            && park::in_task()
-        {
+        if op_deadline.is_none() && !self.closing_or_deadline(mode) && park::in_task() {
             let parked = park::park_commit(wait_reason(self.fd, mode), &FdWait { pd: self, mode });
             if parked.is_ok() && self.woken_by_notify(mode) {
                 return Ok(());
@@ -370,7 +373,7 @@ impl PollDesc {
     /// general wait must decide (closed, hung up, a deadline, no poller).
     fn commit_wait(&self, mode: Mode, task: &Arc<crate::task::Task>) -> bool {
         let mut st = self.state.lock();
-        if self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) != 0
+        if self.closing_or_deadline(mode)
             || (mode == Mode::Read && st.read_closed)
             || self.ready[mode.index()].load(Ordering::Acquire)
         {
@@ -404,9 +407,7 @@ impl PollDesc {
         let mut st = self.state.lock();
         let mut waited = maybe_queued;
         loop {
-            if self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) != 0
-                || op_deadline.is_some()
-            {
+            if self.closing_or_deadline(mode) || op_deadline.is_some() {
                 if let Err(e) = crate::cold(|| self.check(&st, mode, op_deadline)) {
                     st.slot(mode).remove(me);
                     return Err(e);
@@ -463,9 +464,7 @@ impl PollDesc {
     /// hides came before the syscall the caller retries now, which sees it.
     fn woken_by_notify(&self, mode: Mode) -> bool {
         let ready = &self.ready[mode.index()];
-        if self.flags.load(Ordering::Acquire) & (CLOSING | mode.deadline_bit()) != 0
-            || !ready.load(Ordering::Acquire)
-        {
+        if self.closing_or_deadline(mode) || !ready.load(Ordering::Acquire) {
             return false;
         }
         ready.store(false, Ordering::Release);

@@ -147,6 +147,21 @@ struct UnstartedQueue {
     pinned: usize,
 }
 
+impl UnstartedQueue {
+    /// Appends `u`, counting it if pinned.
+    fn push(&mut self, u: Unstarted) {
+        self.pinned += usize::from(u.pinned);
+        self.q.push_back(u);
+    }
+
+    /// Takes the oldest entry.
+    fn pop_front(&mut self) -> Option<NewTask> {
+        let u = self.q.pop_front()?;
+        self.pinned -= usize::from(u.pinned);
+        Some(u.task)
+    }
+}
+
 /// The part of a worker other threads see.
 #[derive(Debug)]
 pub struct WorkerShared {
@@ -238,8 +253,7 @@ impl WorkerShared {
             }
             let seq = self.seq_hint.load(Ordering::Relaxed);
             for task in tasks {
-                st.q.push_back(Unstarted { seq, pinned, task });
-                st.pinned += usize::from(pinned);
+                st.push(Unstarted { seq, pinned, task });
             }
             self.publish_lens(&st);
         }
@@ -398,8 +412,7 @@ impl Local {
     pub(crate) fn push_unstarted(&self, task: NewTask, pinned: bool) {
         let seq = self.next_seq();
         let mut st = self.me.unstarted.lock();
-        st.q.push_back(Unstarted { seq, pinned, task });
-        st.pinned += usize::from(pinned);
+        st.push(Unstarted { seq, pinned, task });
         self.me.publish_lens(&st);
     }
 
@@ -419,10 +432,9 @@ impl Local {
                 _ => false,
             };
             if older {
-                let u = st.q.pop_front().expect("checked non-empty");
-                st.pinned -= usize::from(u.pinned);
+                let t = st.pop_front().expect("checked non-empty");
                 self.me.publish_lens(&st);
-                return Some(Runnable::New(u.task));
+                return Some(Runnable::New(t));
             }
         }
         q.pop().map(Runnable::Resume)
@@ -436,10 +448,9 @@ impl WorkerShared {
             return None;
         }
         let mut st = self.unstarted.lock();
-        let u = st.q.pop_front()?;
-        st.pinned -= usize::from(u.pinned);
+        let t = st.pop_front()?;
         self.publish_lens(&st);
-        Some(u.task)
+        Some(t)
     }
 
     /// Takes the older half of the unpinned unstarted tasks, if the lock is
@@ -497,16 +508,7 @@ pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
 pub(crate) fn wake_here(task: &Task) -> bool {
     // SeqCst: pairs with `JoinHandle::cancel` (task/park.rs).
     let owner = task.owner.load(Ordering::SeqCst);
-    if owner == task::UNSTARTED {
-        return true;
-    }
-    with_local(|l| match l {
-        Some(l) if l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime) => {
-            l.wake(task);
-            true
-        }
-        _ => false,
-    })
+    owner == task::UNSTARTED || with_owner(task, owner, |l| l.wake(task)).is_some()
 }
 
 /// Whether the caller runs on the worker that owns the started `task` (so
@@ -514,10 +516,16 @@ pub(crate) fn wake_here(task: &Task) -> bool {
 /// run before the caller yields).
 pub(crate) fn is_local(task: &Task) -> bool {
     let owner = task.owner.load(Ordering::Acquire);
-    owner != task::UNSTARTED
-        && with_local(|l| {
-            l.is_some_and(|l| l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime))
-        })
+    owner != task::UNSTARTED && with_owner(task, owner, |_| ()).is_some()
+}
+
+/// Runs `f` on this thread's worker state if this thread is the worker
+/// `owner` of `task`'s runtime.
+fn with_owner<R>(task: &Task, owner: usize, f: impl FnOnce(&Local) -> R) -> Option<R> {
+    with_local(|l| {
+        l.filter(|l| l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime))
+            .map(f)
+    })
 }
 
 /// Sends a wake to the owner of a started `task`, which applies it from its
@@ -736,16 +744,17 @@ impl RuntimeShared {
             return Err(tasks);
         };
         {
-            let mut st = w.unstarted.lock();
+            // Under the lock a retiring thread of this slot turns it off
+            // under: it finds the slot on and the queue filled, or not at all.
+            let _st = w.unstarted.lock();
             w.on.store(true, Ordering::Release);
             w.sleeping.store(false, Ordering::SeqCst);
-            let seq = w.seq_hint.load(Ordering::Relaxed);
-            st.q.extend(tasks.into_iter().map(|task| Unstarted {
-                seq,
-                pinned: false,
-                task,
-            }));
-            w.publish_lens(&st);
+        }
+        // Only this thread (the monitor) starts a slot, so it stays on and
+        // the push is taken; should it not be, the slot goes back off.
+        if let Err(tasks) = w.push_from_outside(tasks, false) {
+            w.on.store(false, Ordering::Release);
+            return Err(tasks);
         }
         let s = self.clone();
         let index = w.index;
@@ -763,9 +772,7 @@ impl RuntimeShared {
             }
             Err(e) => {
                 log::error!("netpark: cannot start a spare worker: {e}");
-                let _guard = w.unstarted.lock();
                 w.on.store(false, Ordering::Release);
-                drop(_guard);
                 Err(w.take_unstarted())
             }
         }

@@ -206,18 +206,16 @@ impl Worker {
     fn retire(&mut self) -> bool {
         let me = self.local.me.clone();
         self.drain_inbox();
-        let idle = |w: &Worker| {
-            w.local.tasks.borrow().is_empty()
-                && w.local.queue.borrow().is_empty()
-                && !me.runnext.is_full()
-                && me.unstarted_len.load(Ordering::SeqCst) == 0
-        };
-        if !idle(self) {
+        let nothing_queued =
+            || !me.runnext.is_full() && me.unstarted_len.load(Ordering::SeqCst) == 0;
+        if !self.local.tasks.borrow().is_empty()
+            || !self.local.queue.borrow().is_empty()
+            || !nothing_queued()
+        {
             return false;
         }
         // Re-homing walks every registered fd: only when some fd lives here.
-        let had_fds = me.poller.has_fds();
-        if had_fds {
+        if me.poller.has_fds() {
             me.poller.kill();
         }
         let st = me.unstarted.lock();

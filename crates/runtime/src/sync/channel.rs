@@ -332,34 +332,40 @@ impl<T> Chan<T> {
     /// A queued sender's wait: until a receiver takes the value, close,
     /// cancel or the deadline.
     fn wait_send(p: &Parked<'_, T>, deadline: Option<Instant>) -> Result<(), TrySendError<T>> {
-        loop {
-            let parked = park::park(WaitReason::ChanSend, deadline);
-            if let Some((s, v)) = p.outcome() {
-                return match s {
-                    SlotState::Done => Ok(()),
-                    _ => Err(TrySendError::Closed(
-                        v.expect("a closed sender keeps its value"),
-                    )),
-                };
+        let (parked, state, v) = Self::wait_fired(p, WaitReason::ChanSend, deadline);
+        match state {
+            SlotState::Done => Ok(()),
+            SlotState::Closed => Err(TrySendError::Closed(
+                v.expect("a closed sender keeps its value"),
+            )),
+            SlotState::Waiting => {
+                let v = v.expect("a waiting sender holds its value");
+                Err(if parked.is_err() {
+                    TrySendError::Cancelled(v)
+                } else {
+                    TrySendError::Full(v)
+                })
             }
-            let timed_out = deadline.is_some_and(|d| d <= Instant::now());
-            if parked.is_err() || timed_out {
-                // Give up under the channel lock, unless a receiver took
-                // the value meanwhile.
-                return match p.leave() {
-                    (SlotState::Done, _) => Ok(()),
-                    (SlotState::Closed, v) => Err(TrySendError::Closed(
-                        v.expect("a closed sender keeps its value"),
-                    )),
-                    (SlotState::Waiting, v) => {
-                        let v = v.expect("a waiting sender holds its value");
-                        Err(if parked.is_err() {
-                            TrySendError::Cancelled(v)
-                        } else {
-                            TrySendError::Full(v)
-                        })
-                    }
-                };
+        }
+    }
+
+    /// Parks until the cell fires, or until a cancel or the deadline, when
+    /// the waiter gives up under the channel lock unless a peer fired it
+    /// first. Returns the last park's result, the final state (`Waiting`:
+    /// given up) and the value in the cell.
+    fn wait_fired(
+        p: &Parked<'_, T>,
+        reason: WaitReason,
+        deadline: Option<Instant>,
+    ) -> (std::io::Result<()>, SlotState, Option<T>) {
+        loop {
+            let parked = park::park(reason, deadline);
+            if let Some((s, v)) = p.outcome() {
+                return (parked, s, v);
+            }
+            if parked.is_err() || deadline.is_some_and(|d| d <= Instant::now()) {
+                let (s, v) = p.leave();
+                return (parked, s, v);
             }
         }
     }
@@ -387,27 +393,16 @@ impl<T> Chan<T> {
     /// A queued receiver's wait: until a sender gives a value, close,
     /// cancel or the deadline.
     fn wait_recv(p: &Parked<'_, T>, deadline: Option<Instant>) -> Result<T, TryRecvError> {
-        loop {
-            let parked = park::park(WaitReason::ChanRecv, deadline);
-            if let Some((s, v)) = p.outcome() {
-                return match s {
-                    SlotState::Done => Ok(v.expect("a done receiver has its value")),
-                    _ => Err(TryRecvError::Closed),
-                };
-            }
-            let timed_out = deadline.is_some_and(|d| d <= Instant::now());
-            if parked.is_err() || timed_out {
-                return match p.leave() {
-                    // A value arrived just before: keep it, never lose it.
-                    (SlotState::Done, v) => Ok(v.expect("a done receiver has its value")),
-                    (SlotState::Closed, _) => Err(TryRecvError::Closed),
-                    (SlotState::Waiting, _) => Err(if parked.is_err() {
-                        TryRecvError::Cancelled
-                    } else {
-                        TryRecvError::Empty
-                    }),
-                };
-            }
+        match Self::wait_fired(p, WaitReason::ChanRecv, deadline) {
+            // Fired, even just before a cancel or timeout: keep the value,
+            // never lose it.
+            (_, SlotState::Done, v) => Ok(v.expect("a done receiver has its value")),
+            (_, SlotState::Closed, _) => Err(TryRecvError::Closed),
+            (parked, SlotState::Waiting, _) => Err(if parked.is_err() {
+                TryRecvError::Cancelled
+            } else {
+                TryRecvError::Empty
+            }),
         }
     }
 

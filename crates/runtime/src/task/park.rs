@@ -281,7 +281,7 @@ fn park_task(task: &Task, reason: WaitReason, deadline: Option<Instant>) -> io::
     match deadline {
         // The common case, kept lean: this frame is part of what a parked
         // task's stack holds, and what its wake touches again.
-        None => suspend_parked(task, reason),
+        None => suspend_parked(task, reason, Switch::Park),
         Some(d) => crate::cold(|| park_until(task, reason, d)),
     }
     task.check_cancelled()
@@ -294,7 +294,7 @@ fn park_until(task: &Task, reason: WaitReason, deadline: Instant) {
         return;
     }
     let timer = scheduler::add_timer(deadline, task);
-    suspend_parked(task, reason);
+    suspend_parked(task, reason, Switch::Park);
     scheduler::remove_timer(timer);
 }
 
@@ -319,12 +319,11 @@ pub(crate) fn park_commit(reason: WaitReason, commit: &impl context::CommitPark)
             task.park.store(EMPTY, Ordering::Relaxed);
             return task.check_cancelled();
         }
-        task.set_wait(reason);
-        task.state.store(super::PARKED_STATE, Ordering::Relaxed);
-        task.park.store(PARKED, Ordering::Relaxed);
-        trace!("park task {} on {reason}", task.id);
-        context::suspend(Switch::ParkCommit(context::Commit::new(commit)));
-        task.clear_wait();
+        suspend_parked(
+            task,
+            reason,
+            Switch::ParkCommit(context::Commit::new(commit)),
+        );
         task.check_cancelled()
     })
 }
@@ -334,9 +333,10 @@ pub(crate) fn in_task() -> bool {
     !context::current_ptr().is_null()
 }
 
-/// Marks the task parked on `reason` and switches to the worker.
+/// Marks the task parked on `reason` and switches to the worker with `sw`
+/// (`Park`, or `ParkCommit` with the commit the worker runs).
 #[inline(always)]
-fn suspend_parked(task: &Task, reason: WaitReason) {
+fn suspend_parked(task: &Task, reason: WaitReason, sw: Switch) {
     task.set_wait(reason);
     task.state.store(super::PARKED_STATE, Ordering::Relaxed);
     task.park.store(PARKED, Ordering::Relaxed);
@@ -344,7 +344,7 @@ fn suspend_parked(task: &Task, reason: WaitReason) {
     // Resumed by the worker, which marks us RUNNING. The wake that queued us
     // left the token EMPTY, or a later one NOTIFIED for our next park:
     // nothing to consume here.
-    context::suspend(Switch::Park);
+    context::suspend(sw);
     task.clear_wait();
 }
 
