@@ -103,7 +103,7 @@ fn close_fails_writers_queued_behind_a_blocked_one() {
         loop {
             let dump = rt::dump();
             if dump.contains("waiting: write fd")
-                && dump.matches("waiting: lock or channel").count() == 2
+                && dump.matches("waiting: sync.Mutex.Lock").count() == 2
             {
                 break;
             }

@@ -162,3 +162,78 @@ fn condvar_with_mutex_passes_items_without_a_lost_wake_up() {
         assert!(!notified);
     });
 }
+
+/// `dump()` names each lock wait as Go's goroutine dump does.
+#[test]
+fn parked_lock_waits_show_go_wait_reasons_in_dump() {
+    with_runtime(2, LIMIT, || {
+        let rw = Arc::new(RwLock::new(0u32));
+        let m = Arc::new(Mutex::new(0u32));
+        let cv = Arc::new(Condvar::new());
+        let n = Arc::new(Notify::new());
+        let held_rw = rw.write().unwrap();
+        let held_m = m.lock().unwrap();
+        let tasks = vec![
+            {
+                let rw = rw.clone();
+                rt::spawn(move || drop(rw.read().unwrap()))
+            },
+            {
+                let m = m.clone();
+                rt::spawn(move || drop(m.lock().unwrap()))
+            },
+            {
+                let n = n.clone();
+                rt::spawn(move || n.notified().unwrap())
+            },
+        ];
+        // A Condvar waiter needs the mutex first: a second mutex.
+        let m2 = Arc::new(Mutex::new(false));
+        let cond = {
+            let (m2, cv) = (m2.clone(), cv.clone());
+            rt::spawn(move || {
+                let mut g = m2.lock().unwrap();
+                while !*g {
+                    g = cv.wait(g).unwrap();
+                }
+            })
+        };
+        let want = [
+            "waiting: sync.RWMutex.RLock",
+            "waiting: sync.Mutex.Lock",
+            "waiting: Notify.notified",
+            "waiting: sync.Cond.Wait",
+        ];
+        let start = Instant::now();
+        loop {
+            let dump = rt::dump();
+            if want.iter().all(|w| dump.contains(w)) {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{dump}");
+            rt::sleep(Duration::from_millis(2)).unwrap();
+        }
+        drop(held_rw);
+        // A writer queued behind a reader shows as RWMutex.Lock.
+        let held_r = rw.read().unwrap();
+        let writer = {
+            let rw = rw.clone();
+            rt::spawn(move || *rw.write().unwrap() += 1)
+        };
+        let start = Instant::now();
+        while !rt::dump().contains("waiting: sync.RWMutex.Lock") {
+            assert!(start.elapsed() < Duration::from_secs(10), "{}", rt::dump());
+            rt::sleep(Duration::from_millis(2)).unwrap();
+        }
+        drop(held_r);
+        drop(held_m);
+        n.notify_one();
+        *m2.lock().unwrap() = true;
+        cv.notify_one();
+        for t in tasks {
+            t.join().unwrap();
+        }
+        writer.join().unwrap();
+        cond.join().unwrap();
+    });
+}

@@ -484,3 +484,89 @@ fn same_worker_burst() -> (
         .collect::<std::collections::HashSet<_>>();
     (std::thread::current().id(), threads)
 }
+
+/// A task woken by the running task (here a channel hand-off) runs as soon
+/// as the waker blocks or yields, ahead of the tasks already queued (Go's
+/// `ready` into `runnext`, tokio's LIFO slot).
+#[test]
+fn a_task_woken_by_a_running_task_runs_next() {
+    let first = with_runtime(1, LIMIT, || {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, rx) = rt::sync::channel::<()>(0);
+        let b = {
+            let log = log.clone();
+            rt::spawn(move || {
+                rx.recv().unwrap();
+                log.lock().unwrap().push("woken");
+            })
+        };
+        let queued: Vec<_> = (0..20)
+            .map(|_| {
+                let (log, stop) = (log.clone(), stop.clone());
+                rt::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        log.lock().unwrap().push("queued");
+                        rt::yield_now();
+                    }
+                })
+            })
+            .collect();
+        // Let the receiver park and the others fill the run queue.
+        for _ in 0..3 {
+            rt::yield_now();
+        }
+        log.lock().unwrap().clear();
+        tx.send(()).unwrap();
+        rt::yield_now();
+        stop.store(true, Ordering::Relaxed);
+        b.join().unwrap();
+        queued.into_iter().for_each(|q| q.join().unwrap());
+        let first = log.lock().unwrap()[0];
+        first
+    });
+    assert_eq!(first, "woken");
+}
+
+/// Two tasks that wake each other forever through the LIFO slot still let
+/// a queued task run (the slot gives way after a few turns in a row).
+#[test]
+fn tasks_that_wake_each_other_do_not_starve_the_queue() {
+    with_runtime(1, LIMIT, || {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ping, ping_rx) = rt::sync::channel::<u32>(0);
+        let (pong, pong_rx) = rt::sync::channel::<u32>(0);
+        let player = rt::spawn(move || {
+            for v in &ping_rx {
+                if pong.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let server = {
+            let stop = stop.clone();
+            rt::spawn(move || {
+                let mut rounds = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    ping.send(1).unwrap();
+                    pong_rx.recv().unwrap();
+                    rounds += 1;
+                }
+                rounds
+            })
+        };
+        // Only ever runs from the run queue: the pair must let it in.
+        let waiter = {
+            let stop = stop.clone();
+            rt::spawn(move || {
+                for _ in 0..100 {
+                    rt::yield_now();
+                }
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
+        waiter.join().unwrap();
+        assert!(server.join().unwrap() > 0);
+        player.join().unwrap();
+    });
+}

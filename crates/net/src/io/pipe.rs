@@ -259,7 +259,7 @@ impl Shared {
                     return Ok(n);
                 }
                 None => {
-                    if let Err(e) = park(WaitReason::Sync, None) {
+                    if let Err(e) = park(WaitReason::PipeRead, None) {
                         self.state.lock().readers.retain(|u| u.id() != me);
                         return Err(e);
                     }
@@ -320,7 +320,7 @@ impl Shared {
             };
             let failure = match failure {
                 Some(e) => Some(e),
-                None => park(WaitReason::Sync, None).err(),
+                None => park(WaitReason::PipeWrite, None).err(),
             };
             if let Some(e) = failure {
                 let mut s = self.state.lock();

@@ -251,7 +251,7 @@ impl RawMutex {
         };
         let queued = Queued { lock: self, ticket };
         loop {
-            let woke = park::park(WaitReason::Sync, None);
+            let woke = park::park(WaitReason::MutexLock, None);
             let result = match woke {
                 // Handed over by `unlock` (our ticket is gone): we hold the
                 // lock. Otherwise a wake-up meant for an earlier wait.

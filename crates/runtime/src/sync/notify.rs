@@ -48,9 +48,14 @@ impl Waiters {
 
 /// Parks until notified; true if a notify took our ticket, false if the
 /// wait ended (cancel, deadline) with the ticket still queued (removed).
-fn wait_ticket(w: &PlMutex<Waiters>, ticket: u64, deadline: Option<Instant>) -> io::Result<bool> {
+fn wait_ticket(
+    w: &PlMutex<Waiters>,
+    ticket: u64,
+    reason: WaitReason,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
     loop {
-        let r = park::park(WaitReason::Sync, deadline);
+        let r = park::park(reason, deadline);
         let mut g = w.lock();
         let queued = g.queue.iter().any(|(t, _)| *t == ticket);
         if !queued {
@@ -113,7 +118,7 @@ impl Notify {
             }
             g.enqueue()
         };
-        wait_ticket(&self.w, ticket, None).map(drop)
+        wait_ticket(&self.w, ticket, WaitReason::NotifyWait, None).map(drop)
     }
 
     /// Wakes the oldest waiter, or stores a permit for the next one.
@@ -191,7 +196,7 @@ impl Condvar {
         // Queue first, then release: a notify after the release finds us.
         let ticket = self.w.lock().enqueue();
         drop(guard);
-        let notified = wait_ticket(&self.w, ticket, deadline)?;
+        let notified = wait_ticket(&self.w, ticket, WaitReason::CondWait, deadline)?;
         Ok((mutex.lock()?, notified))
     }
 

@@ -148,7 +148,11 @@ impl<T: ?Sized> RwLock<T> {
             t
         };
         loop {
-            let r = park::park(WaitReason::Sync, None);
+            let reason = match want {
+                Want::Read => WaitReason::RwLockRead,
+                Want::Write => WaitReason::RwLockWrite,
+            };
+            let r = park::park(reason, None);
             let mut s = self.state.lock();
             if !s.queue.iter().any(|(t, _, _)| *t == ticket) {
                 return Ok(()); // granted (a cancel shows at the next wait)

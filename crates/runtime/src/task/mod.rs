@@ -237,6 +237,13 @@ impl Task {
             WaitReason::WaitGroup => (10, 0),
             WaitReason::Once => (11, 0),
             WaitReason::Select => (12, 0),
+            WaitReason::MutexLock => (13, 0),
+            WaitReason::RwLockRead => (14, 0),
+            WaitReason::RwLockWrite => (15, 0),
+            WaitReason::CondWait => (16, 0),
+            WaitReason::NotifyWait => (17, 0),
+            WaitReason::PipeRead => (18, 0),
+            WaitReason::PipeWrite => (19, 0),
         };
         self.wait_arg.store(arg, Ordering::Relaxed);
         self.wait_kind.store(kind, Ordering::Relaxed);
@@ -262,6 +269,13 @@ impl Task {
             10 => WaitReason::WaitGroup,
             11 => WaitReason::Once,
             12 => WaitReason::Select,
+            13 => WaitReason::MutexLock,
+            14 => WaitReason::RwLockRead,
+            15 => WaitReason::RwLockWrite,
+            16 => WaitReason::CondWait,
+            17 => WaitReason::NotifyWait,
+            18 => WaitReason::PipeRead,
+            19 => WaitReason::PipeWrite,
             _ => return None,
         })
     }

@@ -101,7 +101,7 @@ pub enum WaitReason {
     Sleep(Instant),
     /// Another task to finish (its id).
     Join(u64),
-    /// A task-aware lock or channel.
+    /// A task-aware lock or channel not named below.
     Sync,
     /// A blocking call running on a helper thread (`run_blocking`).
     Blocking,
@@ -115,6 +115,21 @@ pub enum WaitReason {
     Once,
     /// A `Select` with no case ready (Go's `waitReasonSelect`).
     Select,
+    /// `Mutex::lock` (Go's `waitReasonSyncMutexLock`).
+    MutexLock,
+    /// `RwLock::read` (Go's `waitReasonSyncRWMutexRLock`).
+    RwLockRead,
+    /// `RwLock::write` (Go's `waitReasonSyncRWMutexLock`).
+    RwLockWrite,
+    /// `Condvar::wait` (Go's `waitReasonSyncCondWait`).
+    CondWait,
+    /// `Notify::notified`.
+    NotifyWait,
+    /// A read of an `io::pipe` with nothing written (Go's pipe waits in a
+    /// channel receive).
+    PipeRead,
+    /// A write of an `io::pipe` until a reader takes the bytes.
+    PipeWrite,
     /// Anything else.
     Other,
 }
@@ -137,6 +152,13 @@ impl std::fmt::Display for WaitReason {
             WaitReason::WaitGroup => f.write_str("sync.WaitGroup.Wait"),
             WaitReason::Once => f.write_str("sync.Once.Do"),
             WaitReason::Select => f.write_str("select"),
+            WaitReason::MutexLock => f.write_str("sync.Mutex.Lock"),
+            WaitReason::RwLockRead => f.write_str("sync.RWMutex.RLock"),
+            WaitReason::RwLockWrite => f.write_str("sync.RWMutex.Lock"),
+            WaitReason::CondWait => f.write_str("sync.Cond.Wait"),
+            WaitReason::NotifyWait => f.write_str("Notify.notified"),
+            WaitReason::PipeRead => f.write_str("io.Pipe read"),
+            WaitReason::PipeWrite => f.write_str("io.Pipe write"),
             WaitReason::Other => f.write_str("unpark"),
         }
     }
