@@ -8,8 +8,7 @@
 //! |---|---|---|
 //! | `runnext` | the newest task spawned here (unstarted) | owner puts; owner and monitor take |
 //! | `unstarted` | every other unstarted task of this worker, with its sequence number | owner, idle peers (steal), other threads' spawns, monitor (hand-off) |
-//! | `lifo` | the task last woken by a task running here (started) | owner only |
-//! | `queue` | other woken and yielded tasks (started, so only the owner runs them) | owner only |
+//! | `queue` | woken and yielded tasks (started, so only the owner runs them) | owner only |
 //! | `inbox` | wakes from other threads, dump requests | any thread sends, owner receives |
 //!
 //! A spawn from a worker goes to `runnext` (run as soon as the spawner blocks, as
@@ -21,17 +20,6 @@
 //! `task::Builder::same_worker` goes to `unstarted` pinned too, so tasks
 //! that wake each other constantly stay on one thread. Only the monitor's
 //! hand-off moves a pinned task.
-//!
-//! A task that a running task wakes on its own worker (a channel hand-off, a
-//! mutex unlock, a `WaitGroup` reaching zero) goes to `lifo` and runs as soon
-//! as the waker blocks, as Go's `ready` puts it in `runnext` and tokio in its
-//! LIFO slot: a lock or a value handed on is taken up at once, instead of
-//! after every task queued meanwhile (with thousands queued, each hand-off of
-//! a contended lock would wait a whole pass of the queue). The task it
-//! displaces goes to the back of `queue`. After [`LIFO_STREAK_MAX`] turns in a
-//! row from `lifo`, its task goes to the back of `queue` too, so two tasks
-//! that wake each other cannot starve the rest. Wakes made by the worker loop
-//! itself (epoll events, timers, the inbox) go to `queue`.
 //!
 //! **Architecture Invariant:** a started task is only ever resumed by its owner
 //! worker. A wake from another thread is a message in the owner's inbox plus an
@@ -93,7 +81,7 @@ use slab::Slab;
 
 use crate::reactor::Poller;
 use crate::stats;
-use crate::task::context::{self, NewTask, NewTaskSlot};
+use crate::task::context::{NewTask, NewTaskSlot};
 use crate::task::park::{self, WaitReason};
 use crate::task::stack::Stack;
 use crate::task::{self, JoinError, JoinHandle, Task};
@@ -111,11 +99,6 @@ const STACK_POOL_MAX: usize = 1024;
 
 /// Finished task headers a worker keeps for reuse.
 const FREE_TASKS_MAX: usize = 1024;
-
-/// Turns in a row the `lifo` slot may give before its task waits at the
-/// back of the queue like the others (tokio's `MAX_LIFO_POLLS_PER_TICK` is
-/// 3; Go bounds runnext by the time slice it inherits).
-const LIFO_STREAK_MAX: u32 = 8;
 
 /// Default number of spare worker slots (see [`Builder::max_spare_workers`]).
 pub const DEFAULT_MAX_SPARE_WORKERS: usize = 4;
@@ -356,12 +339,6 @@ static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Local {
     pub(crate) shared: Arc<RuntimeShared>,
     pub(crate) me: Arc<WorkerShared>,
-    /// The started task last woken by a task running here: runs next (Go's
-    /// `runnext` for a readied goroutine, tokio's LIFO slot). Owner only.
-    lifo: Cell<Option<usize>>,
-    /// How many turns in a row `lifo` has given; at [`LIFO_STREAK_MAX`] its
-    /// task goes to the back of `queue`. Owner only.
-    lifo_streak: Cell<u32>,
     /// Runnable started tasks with their sequence numbers, FIFO. Together
     /// with `unstarted`, ordered by sequence, it forms one FIFO run queue.
     queue: RefCell<run_queue::RunQueue>,
@@ -414,16 +391,9 @@ impl Local {
         }
     }
 
-    /// The owner's half of a wake (`park::wake_local`), counted. Made by a
-    /// task running here, it puts the woken task in `lifo` (module docs).
+    /// The owner's half of a wake (`park::wake_local`), counted.
     pub(crate) fn wake(&self, task: &Task) -> bool {
-        let queued = park::wake_local(task, |key| {
-            if context::current_ptr().is_null() {
-                self.push(key);
-            } else if let Some(old) = self.lifo.replace(Some(key)) {
-                self.push(old);
-            }
-        });
+        let queued = park::wake_local(task, |key| self.push(key));
         if queued {
             self.me.counters.wakes.add(1);
         }
@@ -446,31 +416,10 @@ impl Local {
         self.me.publish_lens(&st);
     }
 
-    /// Whether a started task waits in `lifo` or `queue`.
-    pub(crate) fn has_started_runnable(&self) -> bool {
-        self.lifo.get().is_some() || !self.queue.borrow().is_empty()
-    }
-
-    /// Forgets every queued started task (shutdown).
-    pub(crate) fn clear_started_runnable(&self) {
-        self.lifo.set(None);
-        self.queue.borrow_mut().clear();
-    }
-
-    /// The next task to run: `lifo` (for at most [`LIFO_STREAK_MAX`] turns
-    /// in a row), `runnext`, then the older of the heads of `queue` and
-    /// `unstarted`.
+    /// The next task to run: `runnext`, then the older of the heads of `queue`
+    /// and `unstarted`.
     #[inline]
     pub(crate) fn pop(&self) -> Option<Runnable> {
-        if let Some(key) = self.lifo.take() {
-            let streak = self.lifo_streak.get();
-            if streak < LIFO_STREAK_MAX {
-                self.lifo_streak.set(streak + 1);
-                return Some(Runnable::Resume(key));
-            }
-            self.push(key);
-        }
-        self.lifo_streak.set(0);
         if let Some(t) = self.me.runnext.take() {
             return Some(Runnable::New(t));
         }

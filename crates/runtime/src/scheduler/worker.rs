@@ -41,8 +41,6 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
     let local = Rc::new(Local {
         shared: shared.clone(),
         me: me.clone(),
-        lifo: Default::default(),
-        lifo_streak: Default::default(),
         queue: Default::default(),
         seq: std::cell::Cell::new(0),
         timers: std::cell::RefCell::new(Timers::new()),
@@ -211,7 +209,7 @@ impl Worker {
         let nothing_queued =
             || !me.runnext.is_full() && me.unstarted_len.load(Ordering::SeqCst) == 0;
         if !self.local.tasks.borrow().is_empty()
-            || self.local.has_started_runnable()
+            || !self.local.queue.borrow().is_empty()
             || !nothing_queued()
         {
             return false;
@@ -410,7 +408,7 @@ impl Worker {
     /// Shutdown: unwind every task still parked here so its destructors run.
     fn exit(&mut self) {
         self.local.me.drain_unstarted();
-        self.local.clear_started_runnable();
+        self.local.queue.borrow_mut().clear();
         self.local.timers.borrow_mut().clear();
         FORCED_UNWIND.with(|f| f.set(true));
         let tasks: Vec<Arc<Task>> = self.local.tasks.borrow_mut().drain().collect();
@@ -436,7 +434,7 @@ impl Worker {
         // tasks) are sent to re-register elsewhere; wakes of our own unwound
         // tasks land in the queue cleared next.
         self.local.me.poller.kill();
-        self.local.clear_started_runnable();
+        self.local.queue.borrow_mut().clear();
         self.local.stacks.borrow_mut().clear();
         self.local.free_tasks.borrow_mut().clear();
     }
