@@ -272,3 +272,72 @@ fn once_runs_its_function_once_and_parks_concurrent_callers() {
         assert!(once.is_done());
     });
 }
+
+/// Outside any runtime the same primitives park plain threads: channels of
+/// each kind, a select, a `WaitGroup`, a `RwLock` and a `Condvar`.
+#[test]
+fn the_sync_primitives_work_between_plain_threads() {
+    use netpark_runtime::sync::{Condvar, Mutex, RwLock, Select};
+    util::within(LIMIT, || {
+        for cap in [0, 1, 1024] {
+            let (ping, ping_rx) = channel::<u32>(cap);
+            let (pong, pong_rx) = channel::<u32>(cap);
+            let echo = std::thread::spawn(move || {
+                for v in &ping_rx {
+                    pong.send(v + 1).unwrap();
+                }
+            });
+            for i in 0..1000 {
+                ping.send(i).unwrap();
+                assert_eq!(pong_rx.recv().unwrap(), i + 1);
+            }
+            drop(ping);
+            echo.join().unwrap();
+        }
+        // A select on a thread, fed by another thread.
+        let (a, a_rx) = channel::<u32>(0);
+        let (b, b_rx) = channel::<&str>(0);
+        let feeder = std::thread::spawn(move || {
+            a.send(7).unwrap();
+            b.send("seven").unwrap();
+        });
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.push(
+                Select::new()
+                    .recv(&a_rx, |v| format!("{}", v.unwrap()))
+                    .recv(&b_rx, |v| v.unwrap().to_string())
+                    .wait()
+                    .unwrap(),
+            );
+        }
+        feeder.join().unwrap();
+        got.sort();
+        assert_eq!(got, ["7", "seven"]);
+        // WaitGroup, RwLock and Condvar between threads.
+        let wg = WaitGroup::new();
+        let lock = Arc::new(RwLock::new(0u32));
+        let ready = Arc::new((Mutex::new(false), Condvar::new()));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                wg.add(1);
+                let (wg, lock, ready) = (wg.clone(), lock.clone(), ready.clone());
+                std::thread::spawn(move || {
+                    {
+                        let mut go = ready.0.lock().unwrap();
+                        while !*go {
+                            go = ready.1.wait(go).unwrap();
+                        }
+                    }
+                    *lock.write().unwrap() += 1;
+                    wg.done();
+                })
+            })
+            .collect();
+        *ready.0.lock().unwrap() = true;
+        ready.1.notify_all();
+        wg.wait().unwrap();
+        assert_eq!(*lock.read().unwrap(), 8);
+        threads.into_iter().for_each(|t| t.join().unwrap());
+    });
+}
