@@ -511,6 +511,17 @@ pub(crate) fn wake_here(task: &Task) -> bool {
     owner == task::UNSTARTED || with_owner(task, owner, |l| l.wake(task)).is_some()
 }
 
+/// Wakes a started `task` that [`is_local`] found this thread's worker owns,
+/// with no thread switch since (a channel's `Wake::Local`): the owner check
+/// is not made twice.
+pub(crate) fn wake_owned_here(task: &Task) {
+    with_local(|l| {
+        if let Some(l) = l {
+            l.wake(task);
+        }
+    });
+}
+
 /// Whether the caller runs on the worker that owns the started `task` (so
 /// a wake of it is a push on this thread's own queue, and the task cannot
 /// run before the caller yields).

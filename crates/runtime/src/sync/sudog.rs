@@ -77,7 +77,7 @@ impl Wake {
             // worker (`scheduler::is_local`), which runs the caller now; the
             // task resumes, and may end, only after the caller yields, which
             // it does not do between making the `Wake` and this call.
-            Wake::Local(p) => drop(scheduler::wake_here(unsafe { &*p })),
+            Wake::Local(p) => scheduler::wake_owned_here(unsafe { &*p }),
             Wake::Remote(u) => u.unpark(),
         }
     }
