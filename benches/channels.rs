@@ -16,7 +16,7 @@ const ROUNDS: usize = 7;
 /// One round of `ops` operations timed by `f`: ns per operation. The
 /// rounds of a row's peers are interleaved by [`row`], so a slow spell of
 /// this shared machine hits every peer alike.
-fn best(ops: usize, mut f: impl FnMut() -> Duration) -> f64 {
+fn per_op(ops: usize, mut f: impl FnMut() -> Duration) -> f64 {
     f().as_nanos() as f64 / ops as f64
 }
 
@@ -30,7 +30,7 @@ fn netpark_rt(workers: usize) -> netpark::Runtime {
 
 /// Unbuffered round trips between two netpark tasks.
 fn netpark_ping_pong(rt: &netpark::Runtime, n: usize, same_worker: bool) -> f64 {
-    best(n, || {
+    per_op(n, || {
         rt.block_on(move || {
             let (ping, ping_rx) = netpark::sync::channel::<usize>(0);
             let (pong, pong_rx) = netpark::sync::channel::<usize>(0);
@@ -57,7 +57,7 @@ fn netpark_ping_pong(rt: &netpark::Runtime, n: usize, same_worker: bool) -> f64 
 }
 
 fn tokio_ping_pong(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
-    best(n, || {
+    per_op(n, || {
         rt.block_on(async move {
             tokio::spawn(async move {
                 let (ping, mut ping_rx) = tokio::sync::mpsc::channel::<usize>(1);
@@ -84,7 +84,7 @@ fn tokio_ping_pong(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
 }
 
 fn tokio_oneshot_ping_pong(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
-    best(n, || {
+    per_op(n, || {
         rt.block_on(async move {
             tokio::spawn(async move {
                 let (ping, mut ping_rx) =
@@ -112,7 +112,7 @@ fn tokio_oneshot_ping_pong(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
 }
 
 fn crossbeam_ping_pong(n: usize) -> f64 {
-    best(n, || {
+    per_op(n, || {
         let (ping, ping_rx) = crossbeam_channel::bounded::<usize>(0);
         let (pong, pong_rx) = crossbeam_channel::bounded::<usize>(0);
         let player = std::thread::spawn(move || {
@@ -133,7 +133,7 @@ fn crossbeam_ping_pong(n: usize) -> f64 {
 }
 
 fn std_ping_pong(n: usize) -> f64 {
-    best(n, || {
+    per_op(n, || {
         let (ping, ping_rx) = std::sync::mpsc::sync_channel::<usize>(0);
         let (pong, pong_rx) = std::sync::mpsc::sync_channel::<usize>(0);
         let player = std::thread::spawn(move || {
@@ -155,7 +155,7 @@ fn std_ping_pong(n: usize) -> f64 {
 
 /// 4 producers and `consumers` consumers through a channel of 1,024.
 fn netpark_throughput(rt: &netpark::Runtime, per: usize, consumers: usize) -> f64 {
-    best(4 * per, || {
+    per_op(4 * per, || {
         rt.block_on(move || {
             let (tx, rx) = netpark::sync::channel::<usize>(1024);
             let t = Instant::now();
@@ -189,7 +189,7 @@ fn netpark_throughput(rt: &netpark::Runtime, per: usize, consumers: usize) -> f6
 /// tokio's mpsc has one receiver, so more than one consumer share it
 /// behind a `tokio::sync::Mutex`, as a tokio user would do for MPMC.
 fn tokio_throughput(rt: &tokio::runtime::Runtime, per: usize, consumers: usize) -> f64 {
-    best(4 * per, || {
+    per_op(4 * per, || {
         rt.block_on(async move {
             let (tx, rx) = tokio::sync::mpsc::channel::<usize>(1024);
             let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
@@ -226,7 +226,7 @@ fn tokio_throughput(rt: &tokio::runtime::Runtime, per: usize, consumers: usize) 
 }
 
 fn crossbeam_throughput(per: usize, consumers: usize) -> f64 {
-    best(4 * per, || {
+    per_op(4 * per, || {
         let (tx, rx) = crossbeam_channel::bounded::<usize>(1024);
         let t = Instant::now();
         let ps: Vec<_> = (0..4)
