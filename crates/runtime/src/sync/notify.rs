@@ -118,7 +118,7 @@ impl Notify {
             }
             g.enqueue()
         };
-        wait_ticket(&self.w, ticket, WaitReason::NotifyWait, None).map(drop)
+        wait_ticket(&self.w, ticket, WaitReason::Notified, None).map(drop)
     }
 
     /// Wakes the oldest waiter, or stores a permit for the next one.

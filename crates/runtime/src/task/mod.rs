@@ -149,6 +149,58 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
+/// A wait reason as the two words `Task` keeps (`wait_kind`, `wait_arg`);
+/// kind 0 means "not waiting". [`decode_wait`] is its inverse.
+fn encode_wait(reason: WaitReason) -> (u8, u64) {
+    match reason {
+        WaitReason::Read(fd) => (1, fd as u64),
+        WaitReason::Write(fd) => (2, fd as u64),
+        WaitReason::Sleep(t) => (3, t.saturating_duration_since(epoch()).as_nanos() as u64),
+        WaitReason::Join(id) => (4, id),
+        WaitReason::Sync => (5, 0),
+        WaitReason::Other => (6, 0),
+        WaitReason::Blocking => (7, 0),
+        WaitReason::ChanSend => (8, 0),
+        WaitReason::ChanRecv => (9, 0),
+        WaitReason::WaitGroup => (10, 0),
+        WaitReason::Once => (11, 0),
+        WaitReason::Select => (12, 0),
+        WaitReason::MutexLock => (13, 0),
+        WaitReason::RwLockRead => (14, 0),
+        WaitReason::RwLockWrite => (15, 0),
+        WaitReason::CondWait => (16, 0),
+        WaitReason::Notified => (17, 0),
+        WaitReason::PipeRead => (18, 0),
+        WaitReason::PipeWrite => (19, 0),
+    }
+}
+
+/// The wait reason [`encode_wait`] made `(kind, arg)` from.
+fn decode_wait(kind: u8, arg: u64) -> Option<WaitReason> {
+    Some(match kind {
+        1 => WaitReason::Read(arg as RawFd),
+        2 => WaitReason::Write(arg as RawFd),
+        3 => WaitReason::Sleep(epoch() + Duration::from_nanos(arg)),
+        4 => WaitReason::Join(arg),
+        5 => WaitReason::Sync,
+        6 => WaitReason::Other,
+        7 => WaitReason::Blocking,
+        8 => WaitReason::ChanSend,
+        9 => WaitReason::ChanRecv,
+        10 => WaitReason::WaitGroup,
+        11 => WaitReason::Once,
+        12 => WaitReason::Select,
+        13 => WaitReason::MutexLock,
+        14 => WaitReason::RwLockRead,
+        15 => WaitReason::RwLockWrite,
+        16 => WaitReason::CondWait,
+        17 => WaitReason::Notified,
+        18 => WaitReason::PipeRead,
+        19 => WaitReason::PipeWrite,
+        _ => return None,
+    })
+}
+
 impl Task {
     fn new(
         runtime: Arc<RuntimeShared>,
@@ -224,27 +276,7 @@ impl Task {
     }
 
     pub(crate) fn set_wait(&self, reason: WaitReason) {
-        let (kind, arg) = match reason {
-            WaitReason::Read(fd) => (1, fd as u64),
-            WaitReason::Write(fd) => (2, fd as u64),
-            WaitReason::Sleep(t) => (3, t.saturating_duration_since(epoch()).as_nanos() as u64),
-            WaitReason::Join(id) => (4, id),
-            WaitReason::Sync => (5, 0),
-            WaitReason::Other => (6, 0),
-            WaitReason::Blocking => (7, 0),
-            WaitReason::ChanSend => (8, 0),
-            WaitReason::ChanRecv => (9, 0),
-            WaitReason::WaitGroup => (10, 0),
-            WaitReason::Once => (11, 0),
-            WaitReason::Select => (12, 0),
-            WaitReason::MutexLock => (13, 0),
-            WaitReason::RwLockRead => (14, 0),
-            WaitReason::RwLockWrite => (15, 0),
-            WaitReason::CondWait => (16, 0),
-            WaitReason::NotifyWait => (17, 0),
-            WaitReason::PipeRead => (18, 0),
-            WaitReason::PipeWrite => (19, 0),
-        };
+        let (kind, arg) = encode_wait(reason);
         self.wait_arg.store(arg, Ordering::Relaxed);
         self.wait_kind.store(kind, Ordering::Relaxed);
     }
@@ -255,29 +287,10 @@ impl Task {
 
     /// What the task waits on now, if it is parked.
     pub(crate) fn wait_reason(&self) -> Option<WaitReason> {
-        let arg = self.wait_arg.load(Ordering::Relaxed);
-        Some(match self.wait_kind.load(Ordering::Relaxed) {
-            1 => WaitReason::Read(arg as RawFd),
-            2 => WaitReason::Write(arg as RawFd),
-            3 => WaitReason::Sleep(epoch() + Duration::from_nanos(arg)),
-            4 => WaitReason::Join(arg),
-            5 => WaitReason::Sync,
-            6 => WaitReason::Other,
-            7 => WaitReason::Blocking,
-            8 => WaitReason::ChanSend,
-            9 => WaitReason::ChanRecv,
-            10 => WaitReason::WaitGroup,
-            11 => WaitReason::Once,
-            12 => WaitReason::Select,
-            13 => WaitReason::MutexLock,
-            14 => WaitReason::RwLockRead,
-            15 => WaitReason::RwLockWrite,
-            16 => WaitReason::CondWait,
-            17 => WaitReason::NotifyWait,
-            18 => WaitReason::PipeRead,
-            19 => WaitReason::PipeWrite,
-            _ => return None,
-        })
+        decode_wait(
+            self.wait_kind.load(Ordering::Relaxed),
+            self.wait_arg.load(Ordering::Relaxed),
+        )
     }
 
     /// The worker that owns the started task.
@@ -435,5 +448,43 @@ where
     match Builder::new().spawn(f) {
         Ok(h) => h,
         Err(e) => panic!("{e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wait_reason_survives_its_encoding() {
+        let at = epoch() + Duration::from_millis(1500);
+        let all = [
+            WaitReason::Read(7),
+            WaitReason::Write(9),
+            WaitReason::Sleep(at),
+            WaitReason::Join(42),
+            WaitReason::Sync,
+            WaitReason::Other,
+            WaitReason::Blocking,
+            WaitReason::ChanSend,
+            WaitReason::ChanRecv,
+            WaitReason::WaitGroup,
+            WaitReason::Once,
+            WaitReason::Select,
+            WaitReason::MutexLock,
+            WaitReason::RwLockRead,
+            WaitReason::RwLockWrite,
+            WaitReason::CondWait,
+            WaitReason::Notified,
+            WaitReason::PipeRead,
+            WaitReason::PipeWrite,
+        ];
+        let mut kinds = std::collections::HashSet::new();
+        for r in all {
+            let (kind, arg) = encode_wait(r);
+            assert!(kind != 0 && kinds.insert(kind), "{r:?}: kind {kind} taken");
+            assert_eq!(decode_wait(kind, arg), Some(r));
+        }
+        assert_eq!(decode_wait(0, 0), None);
     }
 }

@@ -124,7 +124,7 @@ pub enum WaitReason {
     /// `Condvar::wait` (Go's `waitReasonSyncCondWait`).
     CondWait,
     /// `Notify::notified`.
-    NotifyWait,
+    Notified,
     /// A read of an `io::pipe` with nothing written (Go's pipe waits in a
     /// channel receive).
     PipeRead,
@@ -156,7 +156,7 @@ impl std::fmt::Display for WaitReason {
             WaitReason::RwLockRead => f.write_str("sync.RWMutex.RLock"),
             WaitReason::RwLockWrite => f.write_str("sync.RWMutex.Lock"),
             WaitReason::CondWait => f.write_str("sync.Cond.Wait"),
-            WaitReason::NotifyWait => f.write_str("Notify.notified"),
+            WaitReason::Notified => f.write_str("Notify.notified"),
             WaitReason::PipeRead => f.write_str("io.Pipe read"),
             WaitReason::PipeWrite => f.write_str("io.Pipe write"),
             WaitReason::Other => f.write_str("unpark"),
