@@ -180,3 +180,56 @@ fn a_random_stress_of_selects_loses_and_doubles_nothing() {
         assert_eq!(sum.load(Ordering::Relaxed), want);
     });
 }
+
+/// A select whose timeout expires just as a peer fires one of its cases
+/// takes that case's outcome: a received value is kept, a sent one counted,
+/// never dropped (the race the 10,000-task stress first hit).
+#[test]
+fn a_timeout_racing_a_peer_keeps_the_fired_case() {
+    const N: u64 = 100_000;
+    with_runtime(2, LIMIT, || {
+        // Receives through a select with a short timeout, from a plain sender.
+        let (tx, rx) = channel::<u64>(0);
+        // Peers on plain threads, so they fire in parallel with the wait.
+        let sender = std::thread::spawn(move || {
+            for v in 1..=N {
+                tx.send(v).unwrap();
+            }
+        });
+        let (mut got, mut sum, mut round) = (0, 0, 0u64);
+        while got < N {
+            round += 1;
+            let r = Select::new()
+                .recv(&rx, |v| v.ok())
+                .timeout(Duration::from_micros(round % 3), || None)
+                .wait()
+                .unwrap();
+            if let Some(v) = r {
+                got += 1;
+                sum += v;
+            }
+        }
+        sender.join().unwrap();
+        assert_eq!(sum, N * (N + 1) / 2);
+
+        // Sends through a select with a short timeout, to a plain receiver.
+        let (tx, rx) = channel::<u64>(0);
+        let receiver = std::thread::spawn(move || rx.iter().sum::<u64>());
+        let (mut v, mut sent, mut round) = (1, 0, 0u64);
+        while v <= N {
+            round += 1;
+            let ok = Select::new()
+                .send(&tx, v, |r| r.is_ok())
+                .timeout(Duration::from_micros(round % 3), || false)
+                .wait()
+                .unwrap();
+            if ok {
+                sent += v;
+                v += 1;
+            }
+        }
+        drop(tx);
+        assert_eq!(receiver.join().unwrap(), sent);
+        assert_eq!(sent, N * (N + 1) / 2);
+    });
+}

@@ -15,7 +15,11 @@
 //!               waiter is stale and skipped. So exactly one case fires.
 //!   5. wake     on a timeout or a cancel, the select swaps the claim
 //!               itself: true → nothing fired, it times out or fails;
-//!               already true → a case fired just now, and it is taken
+//!               already true → a case fired just now, and it is taken:
+//!               every case leaves its queue under its channel's lock
+//!               (which waits out the peer still filling the cell), and
+//!               the fired one keeps what it leaves with (the received
+//!               value, or its send's outcome)
 //!   6. dequeue  every other case's waiter leaves its queue (a send's
 //!               value comes back to it, unsent)
 //! ```
@@ -157,8 +161,18 @@ impl<T, R, F: FnOnce(Result<T, RecvError>) -> R> Case<R> for RecvCase<'_, T, F> 
     }
 
     fn dequeue(&mut self) {
-        if let Some(p) = parked(self.chan, Queue::Recv, &self.queued) {
-            drop(p.leave());
+        let Some(p) = parked(self.chan, Queue::Recv, &self.queued) else {
+            return;
+        };
+        // A case fired before it left (a timeout or cancel racing a peer,
+        // step 5) keeps its outcome: the value `leave` takes out is the
+        // received one, never to be dropped.
+        match p.leave() {
+            (SlotState::Waiting, _) => {}
+            (SlotState::Done, v) => {
+                self.result = Some(Ok(v.expect("a done receiver has its value")));
+            }
+            (SlotState::Closed, _) => self.result = Some(Err(RecvError)),
         }
     }
 
@@ -249,10 +263,21 @@ impl<T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Case<R> for SendCase<'_, T,
     }
 
     fn dequeue(&mut self) {
-        let back = parked(self.chan, Queue::Send, &self.queued).and_then(|p| p.leave().1);
-        // Not sent: the value comes back.
-        if self.value.is_none() {
-            self.value = back;
+        let Some(p) = parked(self.chan, Queue::Send, &self.queued) else {
+            return;
+        };
+        match p.leave() {
+            // Not sent: the value comes back.
+            (SlotState::Waiting, back) => {
+                if self.value.is_none() {
+                    self.value = back;
+                }
+            }
+            // Fired before it left (step 5): keep the outcome.
+            (SlotState::Done, _) => self.result = Some(Ok(())),
+            (SlotState::Closed, v) => {
+                self.result = Some(Err(SendError(v.expect("a closed sender keeps its value"))));
+            }
         }
     }
 
@@ -431,7 +456,8 @@ impl<'a, R> Select<'a, R> {
                             break None;
                         }
                         // The peer fills the slot under its channel's
-                        // lock, which dequeueing takes.
+                        // lock, which dequeueing takes; the case it fired
+                        // keeps its outcome in `result` as it leaves.
                         for c in &mut self.cases {
                             c.dequeue();
                         }
