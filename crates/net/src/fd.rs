@@ -266,14 +266,14 @@ impl NetFd {
         let _r = self.incref()?;
         let deadline = self.op_deadline(mode);
         if wait_first {
-            self.pd.wait_until(mode, deadline)?;
+            self.pd.wait_until_for(mode, deadline, self)?;
         } else {
             self.pd.prepare(mode)?;
         }
         loop {
             match op(self.fd) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.pd.wait_until(mode, deadline)?
+                    self.pd.wait_until_for(mode, deadline, self)?
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other,

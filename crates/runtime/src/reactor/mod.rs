@@ -181,7 +181,7 @@ impl Poller {
         }
         // Every descriptor lock is released here.
         for u in buf.wake.drain(..) {
-            u.unpark();
+            u.unpark_ready();
         }
         Ok(fd_events)
     }

@@ -351,12 +351,30 @@ impl PollDesc {
     /// As [`wait`](Self::wait).
     #[inline]
     pub fn wait_until(&self, mode: Mode, op_deadline: Option<Instant>) -> io::Result<()> {
+        self.wait_until_for(mode, op_deadline, std::ptr::null::<u8>())
+    }
+
+    /// [`wait_until`](Self::wait_until) for a caller that reads `record`
+    /// first when the wait ends (its fd's number), so the reactor's wake can
+    /// start that load early (`park::prefetch_resume`); any pointer is
+    /// sound, it is only a hint.
+    #[inline]
+    pub fn wait_until_for<T>(
+        &self,
+        mode: Mode,
+        op_deadline: Option<Instant>,
+        record: *const T,
+    ) -> io::Result<()> {
         // The common wait, a task with no deadline on a live fd: the task
         // switches out at once and its worker queues it as a waiter on the
         // worker's own stack (`commit`), so the parked task's stack holds
         // no frame of this wait but this one.
         if op_deadline.is_none() && !self.closing_or_deadline(mode) && park::in_task() {
-            let parked = park::park_commit(wait_reason(self.fd, mode), &FdWait { pd: self, mode });
+            let parked = park::park_commit(
+                wait_reason(self.fd, mode),
+                &FdWait { pd: self, mode },
+                record as usize,
+            );
             if parked.is_ok() && self.woken_by_notify(mode) {
                 return Ok(());
             }

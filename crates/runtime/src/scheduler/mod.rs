@@ -504,11 +504,19 @@ pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
 /// Applies a wake to `task` where the caller stands, if it can: `true` when
 /// the caller runs on the task's owner worker (applied) or the task has not
 /// started (nothing to wake, task/park.rs); `false` when the wake must go to
-/// the owner's inbox ([`send_wake`]).
-pub(crate) fn wake_here(task: &Task) -> bool {
+/// the owner's inbox ([`send_wake`]). With `prefetch`, a task it queued gets
+/// its resume's first loads started (`park::prefetch_resume`).
+#[inline(always)]
+pub(crate) fn wake_here(task: &Task, prefetch: bool) -> bool {
     // SeqCst: pairs with `JoinHandle::cancel` (task/park.rs).
     let owner = task.owner.load(Ordering::SeqCst);
-    owner == task::UNSTARTED || with_owner(task, owner, |l| l.wake(task)).is_some()
+    owner == task::UNSTARTED
+        || with_owner(task, owner, |l| {
+            if l.wake(task) && prefetch {
+                park::prefetch_resume(task);
+            }
+        })
+        .is_some()
 }
 
 /// Wakes a started `task` that [`is_local`] found this thread's worker owns,

@@ -23,6 +23,7 @@
 
 pub mod epoll;
 pub mod eventfd;
+pub(crate) mod prefetch;
 
 use std::io;
 

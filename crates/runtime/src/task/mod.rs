@@ -129,6 +129,13 @@ pub struct Task {
     pub(crate) id: u64,
     /// The argument of `wait_kind`.
     pub(crate) wait_arg: AtomicU64,
+    /// Where a task parked in an fd wait will touch memory first when it is
+    /// resumed: its stack pointer at the park and the fd record its caller
+    /// named (0: none). Written by the task in `park::park_commit`, read by
+    /// the reactor's wake to prefetch them (`park::prefetch_resume`); a stale
+    /// value (the task parked since for another reason) costs one wasted
+    /// prefetch, never a fault.
+    pub(crate) resume_hint: [AtomicUsize; 2],
     /// The runtime the task belongs to; immutable.
     pub(crate) runtime: Arc<RuntimeShared>,
     /// The coroutine; touched only by the holder of the run permission (context.rs).
@@ -224,6 +231,7 @@ impl Task {
             key: AtomicUsize::new(usize::MAX),
             wait_kind: AtomicU8::new(0),
             wait_arg: AtomicU64::new(0),
+            resume_hint: [AtomicUsize::new(0), AtomicUsize::new(0)],
             coro,
             join: join::JoinState::new(),
         }
@@ -255,6 +263,7 @@ impl Task {
             key,
             wait_kind,
             wait_arg,
+            resume_hint,
             coro,
             join,
         } = self;
@@ -271,6 +280,7 @@ impl Task {
         *key.get_mut() = usize::MAX;
         *wait_kind.get_mut() = 0;
         *wait_arg.get_mut() = 0;
+        *resume_hint = [AtomicUsize::new(0), AtomicUsize::new(0)];
         *coro = new_coro;
         join.reset();
     }
@@ -486,5 +496,39 @@ mod tests {
             assert_eq!(decode_wait(kind, arg), Some(r));
         }
         assert_eq!(decode_wait(0, 0), None);
+    }
+
+    #[test]
+    fn an_fd_wait_leaves_resume_hints_in_its_stack_and_at_its_record() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let rt = crate::Runtime::builder().workers(1).build().unwrap();
+        rt.block_on(|| {
+            let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            let pd = crate::PollDesc::open(a.as_raw_fd()).unwrap();
+            let writer = crate::spawn(move || {
+                crate::sleep(Duration::from_millis(20)).unwrap();
+                b.write_all(b"x").unwrap();
+                b
+            });
+            let record = 0u64;
+            pd.wait_until_for(crate::Mode::Read, None, &record).unwrap();
+            let (sp, at, stack) = context::with_current(|t| {
+                let t = t.unwrap();
+                (
+                    t.resume_hint[0].load(Ordering::Relaxed),
+                    t.resume_hint[1].load(Ordering::Relaxed),
+                    (t.guard.1, t.guard.1 + t.stack_size),
+                )
+            });
+            assert!(
+                stack.0 <= sp && sp < stack.1,
+                "the stack hint {sp:#x} lies in the task's stack {stack:x?}"
+            );
+            assert_eq!(at, std::ptr::addr_of!(record) as usize);
+            drop(writer.join().unwrap());
+            pd.close();
+        });
     }
 }
