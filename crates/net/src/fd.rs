@@ -291,7 +291,7 @@ impl NetFd {
     pub fn wait(&self, mode: Mode) -> io::Result<()> {
         let _r = self.incref()?;
         let deadline = self.op_deadline(mode);
-        self.pd.wait_until(mode, deadline)
+        self.pd.wait_until_for(mode, deadline, self)
     }
 
     /// Parks until the fd is readable (bytes, end of stream or an error
