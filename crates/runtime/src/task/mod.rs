@@ -120,6 +120,9 @@ pub struct Task {
     pub(crate) wait_kind: AtomicU8,
     /// How many cancellation errors the task has been given.
     pub(crate) cancel_errors: AtomicU32,
+    /// Usable stack size in pages, for the overflow message; immutable. (In
+    /// the padding before `owner`: the header stays in its allocator class.)
+    pub(crate) stack_pages: u32,
     /// Index of the worker that started the task in `runtime.workers`;
     /// `UNSTARTED` until then, written once (Release) by that worker.
     pub(crate) owner: AtomicUsize,
@@ -144,10 +147,9 @@ pub struct Task {
     pub(crate) join: join::JoinState,
     /// Optional name from the task builder; immutable.
     pub(crate) name: Option<String>,
-    /// Usable stack bytes; immutable.
-    pub(crate) stack_size: usize,
-    /// The stack's guard page `[lo, hi)`, for the overflow handler; immutable.
-    pub(crate) guard: (usize, usize),
+    /// The lowest address of the stack's guard page (one page long), for
+    /// the overflow handler; immutable.
+    pub(crate) guard: usize,
 }
 
 /// The zero point for encoding `Instant`s into `wait_arg`.
@@ -219,8 +221,8 @@ impl Task {
         Task {
             id: next_id(),
             name,
-            stack_size,
-            guard,
+            stack_pages: stack::pages(stack_size),
+            guard: guard.0,
             park: AtomicU8::new(EMPTY),
             wake_pending: AtomicBool::new(false),
             state: AtomicU8::new(RUNNABLE),
@@ -251,7 +253,7 @@ impl Task {
         let Task {
             id,
             name,
-            stack_size,
+            stack_pages,
             guard,
             park,
             wake_pending,
@@ -269,8 +271,8 @@ impl Task {
         } = self;
         *id = next_id();
         *name = new_name;
-        *stack_size = new_stack_size;
-        *guard = new_guard;
+        *stack_pages = stack::pages(new_stack_size);
+        *guard = new_guard.0;
         *park.get_mut() = EMPTY;
         *wake_pending.get_mut() = false;
         *state.get_mut() = RUNNABLE;
@@ -519,7 +521,7 @@ mod tests {
                 (
                     t.resume_hint[0].load(Ordering::Relaxed),
                     t.resume_hint[1].load(Ordering::Relaxed),
-                    (t.guard.1, t.guard.1 + t.stack_size),
+                    stack::usable(t),
                 )
             });
             assert!(

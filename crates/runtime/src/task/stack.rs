@@ -34,6 +34,19 @@ fn page_size() -> usize {
     *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize)
 }
 
+/// `bytes` of usable stack (a whole number of pages) as the page count
+/// [`Task::stack_pages`](super::Task) keeps.
+pub(crate) fn pages(bytes: usize) -> u32 {
+    u32::try_from(bytes / page_size()).unwrap_or(u32::MAX)
+}
+
+/// The usable stack `[lo, hi)` of `task`, above its guard page.
+#[cfg(test)]
+pub(crate) fn usable(task: &super::Task) -> (usize, usize) {
+    let lo = task.guard + page_size();
+    (lo, lo + task.stack_pages as usize * page_size())
+}
+
 /// An owned, guarded task stack.
 ///
 /// # Invariant
@@ -291,7 +304,13 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
     // header the worker keeps alive while it runs; the fault interrupted that
     // task (or the worker between tasks, when CURRENT is null). Its fields are
     // plain memory: reading them allocates nothing and takes no lock.
-    if let Some(t) = unsafe { task.as_ref() }.filter(|t| t.guard.0 <= addr && addr < t.guard.1) {
+    let task = unsafe { task.as_ref() };
+    // A running task means a stack was mapped, so the page size is known and
+    // this is a plain load (no sysconf in a signal handler).
+    if let Some((t, page)) = task
+        .map(|t| (t, page_size()))
+        .filter(|&(t, page)| t.guard <= addr && addr < t.guard + page)
+    {
         let mut buf = [0u8; 512];
         let mut at = 0;
         put(&mut buf, &mut at, b"netpark: task ");
@@ -302,7 +321,7 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
             put(&mut buf, &mut at, b"\"");
         }
         put(&mut buf, &mut at, b" overflowed its stack of ");
-        put_num(&mut buf, &mut at, t.stack_size as u64);
+        put_num(&mut buf, &mut at, t.stack_pages as u64 * page as u64);
         put(&mut buf, &mut at, b" bytes (raise it with task::Builder::stack_size or Runtime::builder().stack_size); aborting\n");
         // SAFETY: write(2) and abort(3) are async-signal-safe.
         unsafe {
