@@ -94,19 +94,30 @@ const CLOSING: u8 = 1 << 2;
 const READ_DEADLINE: u8 = 1 << 3;
 /// `PollDesc::flags`: a write deadline is set (mirrors `State::write_deadline`).
 const WRITE_DEADLINE: u8 = 1 << 4;
+/// `PollDesc::flags`: the reactor saw the read side hang up
+/// (`EPOLLRDHUP`/`EPOLLHUP`); set by notify under the lock, never cleared.
+/// A read can no longer return `EAGAIN`, so read waits return at once: the
+/// edge that reported the hang-up may already have been consumed together
+/// with the last data.
+const READ_CLOSED: u8 = 1 << 5;
 
 /// One direction's waiter slot; see the module docs for its states.
 ///
 /// The tasks or threads parked on this direction (Go's `pdWait`/G): the
 /// first inline, since one task per direction is the rule, and any more in
-/// a `Vec`. A `Vec` alone kept a heap buffer per fd after its first wait,
-/// one more cache line for every park and every event to touch.
+/// a boxed `Vec`. A `Vec` alone kept a heap buffer per fd after its first
+/// wait, one more cache line for every park and every event to touch; an
+/// inline `Vec` is three words, which pushed the read slot out of the
+/// descriptor's first line (see [`PollDesc`]).
 #[derive(Debug, Default)]
 struct Slot {
     /// The first waiter; `None` only when `more` is empty too.
     first: Option<Unparker>,
-    /// Waiters after the first (two tasks reading one fd at once).
-    more: Vec<Unparker>,
+    /// Waiters after the first (two tasks reading one fd at once); made at
+    /// the first such waiter. Boxed on purpose: one word in the
+    /// descriptor's hot line instead of a `Vec`'s three.
+    #[allow(clippy::box_collection)]
+    more: Option<Box<Vec<Unparker>>>,
 }
 
 impl Slot {
@@ -114,12 +125,18 @@ impl Slot {
         if self.first.is_none() {
             self.first = Some(u);
         } else {
-            self.more.push(u);
+            self.more.get_or_insert_default().push(u);
         }
     }
 
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
     fn iter(&self) -> impl Iterator<Item = &Unparker> {
-        self.first.iter().chain(self.more.iter())
+        self.first
+            .iter()
+            .chain(self.more.iter().flat_map(|m| m.iter()))
     }
 
     fn contains(&self, me: WaiterId) -> bool {
@@ -127,13 +144,14 @@ impl Slot {
     }
 
     fn remove(&mut self, me: WaiterId) -> bool {
+        let more = self.more.as_deref_mut();
         if self.first.as_ref().is_some_and(|u| u.id() == me) {
-            self.first = self.more.pop();
+            self.first = more.and_then(Vec::pop);
             return true;
         }
-        match self.more.iter().position(|u| u.id() == me) {
-            Some(i) => {
-                self.more.swap_remove(i);
+        match more.and_then(|m| Some((m.iter().position(|u| u.id() == me)?, m))) {
+            Some((i, m)) => {
+                m.swap_remove(i);
                 true
             }
             None => false,
@@ -143,39 +161,71 @@ impl Slot {
     /// Moves every waiter into `out`.
     fn take_into(&mut self, out: &mut Vec<Unparker>) {
         out.extend(self.first.take());
-        out.append(&mut self.more);
+        if let Some(more) = self.more.as_deref_mut() {
+            out.append(more);
+        }
     }
 }
 
-/// Everything a `PollDesc` guards with its lock. `repr(C)`: the read slot
-/// first, beside the lock, so a read's park and its event touch one line.
+/// Everything a `PollDesc` guards with its lock. `repr(C)`, in the
+/// descriptor's first cache line up to `write_waiting`: what a read's
+/// commit and its event touch (see [`PollDesc`]).
 #[derive(Debug, Default)]
 #[repr(C)]
 struct State {
+    /// The poller this fd is registered in, set at the first wait (lazily, so the
+    /// fd lands in the epoll of the worker that waits on it).
+    poller: Option<Arc<Poller>>,
     /// Read waiters; written by wait/prepare (any thread) and notify (reactor).
     read: Slot,
+    /// Whether `write` holds a waiter, kept by the methods below, so an
+    /// event saying "writable" (most do: every ack frees send room) reads
+    /// the write slot's line only when someone waits there.
+    write_waiting: bool,
     /// Write waiters; as `read`.
     write: Slot,
-    /// The reactor saw the read side hang up (`EPOLLRDHUP`/`EPOLLHUP`); never
-    /// cleared. A read can no longer return `EAGAIN`, so read waits return at
-    /// once: the edge that reported the hang-up may already have been consumed
-    /// together with the last data.
-    read_closed: bool,
     /// Absolute read deadline; `None` means none (Go's `rd`, zero time = none).
     read_deadline: Option<Instant>,
     /// Absolute write deadline (Go's `wd`).
     write_deadline: Option<Instant>,
-    /// The poller this fd is registered in, set at the first wait (lazily, so the
-    /// fd lands in the epoll of the worker that waits on it).
-    poller: Option<Arc<Poller>>,
 }
 
 impl State {
-    fn slot(&mut self, mode: Mode) -> &mut Slot {
+    fn slot(&self, mode: Mode) -> &Slot {
+        match mode {
+            Mode::Read => &self.read,
+            Mode::Write => &self.write,
+        }
+    }
+
+    fn slot_mut(&mut self, mode: Mode) -> &mut Slot {
         match mode {
             Mode::Read => &mut self.read,
             Mode::Write => &mut self.write,
         }
+    }
+
+    /// Queues a waiter on `mode`.
+    fn push(&mut self, mode: Mode, u: Unparker) {
+        self.slot_mut(mode).push(u);
+        self.write_waiting |= mode == Mode::Write;
+    }
+
+    /// Takes the waiter `me` off `mode`; returns whether it was there.
+    fn remove(&mut self, mode: Mode, me: WaiterId) -> bool {
+        let removed = self.slot_mut(mode).remove(me);
+        if mode == Mode::Write {
+            self.write_waiting = !self.write.is_empty();
+        }
+        removed
+    }
+
+    /// Moves every waiter of `mode` into `out`.
+    fn take_into(&mut self, mode: Mode, out: &mut Vec<Unparker>) {
+        if mode == Mode::Write && !std::mem::take(&mut self.write_waiting) {
+            return;
+        }
+        self.slot_mut(mode).take_into(out);
     }
 
     /// The earlier of the direction's deadline and the operation's own.
@@ -225,23 +275,31 @@ impl crate::task::context::CommitPark for FdWait<'_> {
 ///
 /// Created by [`PollDesc::open`] when a socket (or pipe) is made non-blocking,
 /// held by that socket, and freed by [`PollDesc::close`] right before `close(2)`.
-/// `repr(C)`, in the order an event touches the fields: the token (checked
-/// against the event's), the flags, `ready`, then the lock and the read slot.
+///
+/// One cache line holds everything an fd's event, the wake's resume and the
+/// next read's park touch (`align(64)`, so the line is the allocation's
+/// second, after the `Arc` counts, which neither path touches): the fd, the
+/// flags, `ready`, the token (checked against the event's), the lock, the
+/// poller and the read slot. At 1,000 connections each line a request
+/// touches is a likely miss; the descriptor used to spread these over three
+/// (ARCHITECTURE.md, "User CPU per request"). `pd_hot_fields_share_one_line`
+/// checks the layout.
 #[derive(Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct PollDesc {
-    /// Registry slot and generation; immutable after open.
-    token: Token,
     /// The fd; immutable after open.
     fd: RawFd,
-    /// `CLOSING` and mirrors of whether each deadline is set, so `prepare`
-    /// can skip the lock. Set by evict, close and set_deadline under the lock.
+    /// `CLOSING`, `READ_CLOSED` and mirrors of whether each deadline is
+    /// set, so `prepare` and a wait can skip the lock. Set by evict, close,
+    /// notify and set_deadline under the lock.
     flags: AtomicU8,
     /// Each direction's `ready` (by `Mode::index`): an event arrived that no
     /// waiter has consumed yet (Go's `pdReady`). Set by notify and cleared by
     /// wait, under the lock; cleared by prepare without it. Plain loads and
     /// stores: only prepare writes without the lock, and it only clears.
     ready: [AtomicBool; 2],
+    /// Registry slot and generation; immutable after open.
+    token: Token,
     /// Waiters, deadlines and registration; see [`State`].
     state: Mutex<State>,
 }
@@ -392,7 +450,7 @@ impl PollDesc {
     fn commit_wait(&self, mode: Mode, task: &Arc<crate::task::Task>) -> bool {
         let mut st = self.state.lock();
         if self.closing_or_deadline(mode)
-            || (mode == Mode::Read && st.read_closed)
+            || (mode == Mode::Read && self.read_closed())
             || self.ready[mode.index()].load(Ordering::Acquire)
         {
             return false;
@@ -405,7 +463,7 @@ impl PollDesc {
         {
             return false;
         }
-        st.slot(mode).push(Unparker::for_task(task.clone()));
+        st.push(mode, Unparker::for_task(task.clone()));
         trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
         true
     }
@@ -427,16 +485,16 @@ impl PollDesc {
         loop {
             if self.closing_or_deadline(mode) || op_deadline.is_some() {
                 if let Err(e) = crate::cold(|| self.check(&st, mode, op_deadline)) {
-                    st.slot(mode).remove(me);
+                    st.remove(mode, me);
                     return Err(e);
                 }
             }
-            if mode == Mode::Read && st.read_closed {
-                st.read.remove(me);
+            if mode == Mode::Read && self.read_closed() {
+                st.remove(mode, me);
                 return Ok(());
             }
             if self.take_ready(&st, mode) {
-                st.slot(mode).remove(me);
+                st.remove(mode, me);
                 return Ok(());
             }
             if waited && !st.slot(mode).contains(me) {
@@ -449,12 +507,12 @@ impl PollDesc {
             if !st.poller.as_ref().is_some_and(|p| p.is_alive()) {
                 if let Err(e) = crate::cold(|| self.ensure_registered(&mut st)) {
                     // On a later pass we are in the list: leave no stale waiter.
-                    st.slot(mode).remove(me);
+                    st.remove(mode, me);
                     return Err(e);
                 }
             }
             if !waited {
-                st.slot(mode).push(park::current_unparker());
+                st.push(mode, park::current_unparker());
                 trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
             }
             let deadline = st.deadline(mode, op_deadline);
@@ -466,7 +524,7 @@ impl PollDesc {
             }
             st = self.state.lock();
             if let Err(e) = parked {
-                st.slot(mode).remove(me);
+                st.remove(mode, me);
                 return Err(e);
             }
             waited = true;
@@ -560,16 +618,16 @@ impl PollDesc {
     /// each ready direction into `out` (Go's `netpollready`/`netpollunblock`).
     pub(crate) fn notify(&self, ev: &Event, out: &mut Vec<Unparker>) {
         let mut st = self.state.lock();
-        if ev.read_closed {
-            st.read_closed = true;
+        if ev.read_closed && !self.read_closed() {
+            self.flags.fetch_or(READ_CLOSED, Ordering::AcqRel);
         }
         if ev.readable {
             self.set_ready(Mode::Read);
-            st.read.take_into(out);
+            st.take_into(Mode::Read, out);
         }
         if ev.writable {
             self.set_ready(Mode::Write);
-            st.write.take_into(out);
+            st.take_into(Mode::Write, out);
         }
     }
 
@@ -591,8 +649,8 @@ impl PollDesc {
             let mut st = self.state.lock();
             self.mirror(CLOSING, true);
             let mut w = Vec::new();
-            st.read.take_into(&mut w);
-            st.write.take_into(&mut w);
+            st.take_into(Mode::Read, &mut w);
+            st.take_into(Mode::Write, &mut w);
             w
         };
         trace!("evict fd {}: waking {} waiter(s)", self.fd, woken.len());
@@ -600,6 +658,11 @@ impl PollDesc {
         for u in woken {
             u.unpark();
         }
+    }
+
+    /// Whether the reactor saw the read side hang up (`READ_CLOSED`).
+    fn read_closed(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & READ_CLOSED != 0
     }
 
     /// Whether [`evict`](Self::evict) has run.
@@ -705,6 +768,36 @@ mod tests {
         assert!(
             pd.prepare(Mode::Read).is_ok(),
             "a cleared deadline no longer fails"
+        );
+    }
+
+    /// The fields an event, a resume and a read's commit touch lie in one
+    /// cache line (the type's docs), whatever the allocator does: the type
+    /// is line-aligned and they all end within its first 64 bytes.
+    #[test]
+    fn pd_hot_fields_share_one_line() {
+        assert_eq!(std::mem::align_of::<PollDesc>(), 64);
+        let pd = pd();
+        let base = std::ptr::addr_of!(pd) as usize;
+        let st = pd.state.lock();
+        let end = |p: usize, len: usize| p + len - base;
+        let hot = [
+            end(std::ptr::addr_of!(pd.fd) as usize, 4),
+            end(std::ptr::addr_of!(pd.flags) as usize, 1),
+            end(std::ptr::addr_of!(pd.ready) as usize, 2),
+            end(std::ptr::addr_of!(pd.token) as usize, 8),
+            // The lock word comes before the data it guards.
+            end(std::ptr::addr_of!(*st) as usize, 0),
+            end(std::ptr::addr_of!(st.poller) as usize, 8),
+            end(
+                std::ptr::addr_of!(st.read) as usize,
+                std::mem::size_of::<Slot>(),
+            ),
+            end(std::ptr::addr_of!(st.write_waiting) as usize, 1),
+        ];
+        assert!(
+            hot.iter().all(|&e| e <= 64),
+            "hot fields end at {hot:?}, past the first line"
         );
     }
 
