@@ -100,6 +100,10 @@ const WRITE_DEADLINE: u8 = 1 << 4;
 /// edge that reported the hang-up may already have been consumed together
 /// with the last data.
 const READ_CLOSED: u8 = 1 << 5;
+/// `PollDesc::flags`: the write slot (in `Cold`) holds a waiter; kept under
+/// the lock by the waiter-list methods, so an event reads the slot only
+/// then.
+const WRITE_WAITING: u8 = 1 << 6;
 
 /// One direction's waiter slot; see the module docs for its states.
 ///
@@ -167,9 +171,9 @@ impl Slot {
     }
 }
 
-/// Everything a `PollDesc` guards with its lock. `repr(C)`, in the
-/// descriptor's first cache line up to `write_waiting`: what a read's
-/// commit and its event touch (see [`PollDesc`]).
+/// Everything a `PollDesc` guards with its lock. `repr(C)`: it ends the
+/// descriptor's one cache line, so it holds only what a read's commit and
+/// its event touch; the rest waits in [`Cold`] (see [`PollDesc`]).
 #[derive(Debug, Default)]
 #[repr(C)]
 struct State {
@@ -178,11 +182,17 @@ struct State {
     poller: Option<Arc<Poller>>,
     /// Read waiters; written by wait/prepare (any thread) and notify (reactor).
     read: Slot,
-    /// Whether `write` holds a waiter, kept by the methods below, so an
-    /// event saying "writable" (most do: every ack frees send room) reads
-    /// the write slot's line only when someone waits there.
-    write_waiting: bool,
-    /// Write waiters; as `read`.
+    /// The write slot and the deadlines, made at the first write wait or
+    /// deadline; most connections of an echo or HTTP server never need it.
+    cold: Option<Box<Cold>>,
+}
+
+/// The part of [`State`] that reads and their events do not touch.
+#[derive(Debug, Default)]
+struct Cold {
+    /// Write waiters; as `State::read`. `WRITE_WAITING` in the flags says
+    /// whether it holds any, so the "writable" that most events carry (every
+    /// ack frees send room) reads this box only when someone waits here.
     write: Slot,
     /// Absolute read deadline; `None` means none (Go's `rd`, zero time = none).
     read_deadline: Option<Instant>,
@@ -191,49 +201,30 @@ struct State {
 }
 
 impl State {
-    fn slot(&self, mode: Mode) -> &Slot {
+    fn cold_mut(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_default()
+    }
+
+    /// Whether `me` waits on `mode`.
+    fn contains(&self, mode: Mode, me: WaiterId) -> bool {
         match mode {
-            Mode::Read => &self.read,
-            Mode::Write => &self.write,
+            Mode::Read => self.read.contains(me),
+            Mode::Write => self.cold.as_ref().is_some_and(|c| c.write.contains(me)),
         }
     }
 
-    fn slot_mut(&mut self, mode: Mode) -> &mut Slot {
-        match mode {
-            Mode::Read => &mut self.read,
-            Mode::Write => &mut self.write,
-        }
-    }
-
-    /// Queues a waiter on `mode`.
-    fn push(&mut self, mode: Mode, u: Unparker) {
-        self.slot_mut(mode).push(u);
-        self.write_waiting |= mode == Mode::Write;
-    }
-
-    /// Takes the waiter `me` off `mode`; returns whether it was there.
-    fn remove(&mut self, mode: Mode, me: WaiterId) -> bool {
-        let removed = self.slot_mut(mode).remove(me);
-        if mode == Mode::Write {
-            self.write_waiting = !self.write.is_empty();
-        }
-        removed
-    }
-
-    /// Moves every waiter of `mode` into `out`.
-    fn take_into(&mut self, mode: Mode, out: &mut Vec<Unparker>) {
-        if mode == Mode::Write && !std::mem::take(&mut self.write_waiting) {
-            return;
-        }
-        self.slot_mut(mode).take_into(out);
+    /// Every waiter of both directions.
+    fn waiters(&self) -> impl Iterator<Item = &Unparker> {
+        let write = self.cold.iter().flat_map(|c| c.write.iter());
+        self.read.iter().chain(write)
     }
 
     /// The earlier of the direction's deadline and the operation's own.
     fn deadline(&self, mode: Mode, op: Option<Instant>) -> Option<Instant> {
-        let d = match mode {
-            Mode::Read => self.read_deadline,
-            Mode::Write => self.write_deadline,
-        };
+        let d = self.cold.as_ref().and_then(|c| match mode {
+            Mode::Read => c.read_deadline,
+            Mode::Write => c.write_deadline,
+        });
         match (d, op) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -276,12 +267,14 @@ impl crate::task::context::CommitPark for FdWait<'_> {
 /// Created by [`PollDesc::open`] when a socket (or pipe) is made non-blocking,
 /// held by that socket, and freed by [`PollDesc::close`] right before `close(2)`.
 ///
-/// One cache line holds everything an fd's event, the wake's resume and the
-/// next read's park touch (`align(64)`, so the line is the allocation's
-/// second, after the `Arc` counts, which neither path touches): the fd, the
-/// flags, `ready`, the token (checked against the event's), the lock, the
-/// poller and the read slot. At 1,000 connections each line a request
-/// touches is a likely miss; the descriptor used to spread these over three
+/// The descriptor is one cache line (`align(64)`, so the line is the
+/// allocation's second, after the `Arc` counts, which neither an event nor
+/// a wait touches), holding everything an fd's event, the wake's resume
+/// and the next read's park touch: the fd, the flags, `ready`, the token
+/// (checked against the event's), the lock, the poller and the read slot;
+/// the write slot and the deadlines wait in a box ([`Cold`]) made when
+/// first needed. At 1,000 connections each line a request touches is a
+/// likely miss; the descriptor used to spread these over three
 /// (ARCHITECTURE.md, "User CPU per request"). `pd_hot_fields_share_one_line`
 /// checks the layout.
 #[derive(Debug)]
@@ -463,7 +456,7 @@ impl PollDesc {
         {
             return false;
         }
-        st.push(mode, Unparker::for_task(task.clone()));
+        self.push_waiter(&mut st, mode, Unparker::for_task(task.clone()));
         trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
         true
     }
@@ -485,19 +478,19 @@ impl PollDesc {
         loop {
             if self.closing_or_deadline(mode) || op_deadline.is_some() {
                 if let Err(e) = crate::cold(|| self.check(&st, mode, op_deadline)) {
-                    st.remove(mode, me);
+                    self.remove_waiter(&mut st, mode, me);
                     return Err(e);
                 }
             }
             if mode == Mode::Read && self.read_closed() {
-                st.remove(mode, me);
+                self.remove_waiter(&mut st, mode, me);
                 return Ok(());
             }
             if self.take_ready(&st, mode) {
-                st.remove(mode, me);
+                self.remove_waiter(&mut st, mode, me);
                 return Ok(());
             }
-            if waited && !st.slot(mode).contains(me) {
+            if waited && !st.contains(mode, me) {
                 // notify took us out of the list: an event arrived and another
                 // waiter consumed `ready`. Retry the syscall.
                 return Ok(());
@@ -507,12 +500,12 @@ impl PollDesc {
             if !st.poller.as_ref().is_some_and(|p| p.is_alive()) {
                 if let Err(e) = crate::cold(|| self.ensure_registered(&mut st)) {
                     // On a later pass we are in the list: leave no stale waiter.
-                    st.remove(mode, me);
+                    self.remove_waiter(&mut st, mode, me);
                     return Err(e);
                 }
             }
             if !waited {
-                st.push(mode, park::current_unparker());
+                self.push_waiter(&mut st, mode, park::current_unparker());
                 trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
             }
             let deadline = st.deadline(mode, op_deadline);
@@ -524,7 +517,7 @@ impl PollDesc {
             }
             st = self.state.lock();
             if let Err(e) = parked {
-                st.remove(mode, me);
+                self.remove_waiter(&mut st, mode, me);
                 return Err(e);
             }
             waited = true;
@@ -574,8 +567,7 @@ impl PollDesc {
             // Out of the dead epoll too, so a spare slot's poller, revived
             // later, reports nothing for an fd that now lives elsewhere.
             let _ = dead.deregister(self.fd);
-            out.extend(st.read.iter().cloned());
-            out.extend(st.write.iter().cloned());
+            out.extend(st.waiters().cloned());
         }
     }
 
@@ -589,13 +581,17 @@ impl PollDesc {
         {
             let mut st = self.state.lock();
             if read {
-                st.read_deadline = deadline;
+                if deadline.is_some() || st.cold.is_some() {
+                    st.cold_mut().read_deadline = deadline;
+                }
                 wake.extend(st.read.iter().cloned());
                 self.mirror(READ_DEADLINE, deadline.is_some());
             }
             if write {
-                st.write_deadline = deadline;
-                wake.extend(st.write.iter().cloned());
+                if deadline.is_some() || st.cold.is_some() {
+                    st.cold_mut().write_deadline = deadline;
+                }
+                wake.extend(st.cold.iter().flat_map(|c| c.write.iter()).cloned());
                 self.mirror(WRITE_DEADLINE, deadline.is_some());
             }
         }
@@ -606,11 +602,57 @@ impl PollDesc {
     }
 
     /// Sets or clears one of the mirror bits in `flags`; under the lock.
+    /// A bit that already says so costs a load, not a read-modify-write.
     fn mirror(&self, bit: u8, on: bool) {
+        if (self.flags.load(Ordering::Relaxed) & bit != 0) == on {
+            return;
+        }
         if on {
             self.flags.fetch_or(bit, Ordering::AcqRel);
         } else {
             self.flags.fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+
+    /// Queues a waiter on `mode`; under the lock.
+    fn push_waiter(&self, st: &mut State, mode: Mode, u: Unparker) {
+        match mode {
+            Mode::Read => st.read.push(u),
+            Mode::Write => {
+                st.cold_mut().write.push(u);
+                self.mirror(WRITE_WAITING, true);
+            }
+        }
+    }
+
+    /// Takes the waiter `me` off `mode`, if it is there; under the lock.
+    fn remove_waiter(&self, st: &mut State, mode: Mode, me: WaiterId) {
+        match mode {
+            Mode::Read => {
+                st.read.remove(me);
+            }
+            Mode::Write => {
+                if let Some(c) = st.cold.as_deref_mut() {
+                    c.write.remove(me);
+                    self.mirror(WRITE_WAITING, !c.write.is_empty());
+                }
+            }
+        }
+    }
+
+    /// Moves every waiter of `mode` into `out`; under the lock.
+    fn take_waiters(&self, st: &mut State, mode: Mode, out: &mut Vec<Unparker>) {
+        match mode {
+            Mode::Read => st.read.take_into(out),
+            Mode::Write => {
+                if self.flags.load(Ordering::Relaxed) & WRITE_WAITING == 0 {
+                    return;
+                }
+                if let Some(c) = st.cold.as_deref_mut() {
+                    c.write.take_into(out);
+                }
+                self.mirror(WRITE_WAITING, false);
+            }
         }
     }
 
@@ -623,11 +665,11 @@ impl PollDesc {
         }
         if ev.readable {
             self.set_ready(Mode::Read);
-            st.take_into(Mode::Read, out);
+            self.take_waiters(&mut st, Mode::Read, out);
         }
         if ev.writable {
             self.set_ready(Mode::Write);
-            st.take_into(Mode::Write, out);
+            self.take_waiters(&mut st, Mode::Write, out);
         }
     }
 
@@ -649,8 +691,8 @@ impl PollDesc {
             let mut st = self.state.lock();
             self.mirror(CLOSING, true);
             let mut w = Vec::new();
-            st.take_into(Mode::Read, &mut w);
-            st.take_into(Mode::Write, &mut w);
+            self.take_waiters(&mut st, Mode::Read, &mut w);
+            self.take_waiters(&mut st, Mode::Write, &mut w);
             w
         };
         trace!("evict fd {}: waking {} waiter(s)", self.fd, woken.len());
@@ -771,6 +813,66 @@ mod tests {
         );
     }
 
+    /// Thread unparkers that stand for distinct waiters.
+    fn waiters(n: usize) -> Vec<Unparker> {
+        (0..n)
+            .map(|_| std::thread::spawn(park::current_unparker).join().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn an_event_takes_every_waiter_of_a_direction_the_second_one_too() {
+        let pd = pd();
+        let w = waiters(3);
+        {
+            let mut st = pd.state.lock();
+            for u in &w {
+                pd.push_waiter(&mut st, Mode::Read, u.clone());
+            }
+            // The first one leaves: the second takes its place.
+            pd.remove_waiter(&mut st, Mode::Read, w[0].id());
+            assert!(!st.contains(Mode::Read, w[0].id()));
+            assert!(st.contains(Mode::Read, w[1].id()) && st.contains(Mode::Read, w[2].id()));
+        }
+        let mut woken = Vec::new();
+        pd.notify(&event(true, false, false), &mut woken);
+        let mut ids: Vec<_> = woken.iter().map(|u| format!("{:?}", u.id())).collect();
+        let mut want = vec![format!("{:?}", w[1].id()), format!("{:?}", w[2].id())];
+        ids.sort();
+        want.sort();
+        assert_eq!(ids, want, "both left waiting wake, in any order");
+        assert!(pd.state.lock().read.is_empty());
+    }
+
+    #[test]
+    fn a_writable_event_takes_write_waiters_and_only_when_there_are_some() {
+        let pd = pd();
+        let mut woken = Vec::new();
+        pd.notify(&event(false, true, false), &mut woken);
+        assert!(woken.is_empty());
+        assert!(
+            pd.state.lock().cold.is_none(),
+            "no write wait, no deadline: no cold box"
+        );
+        let w = waiters(2);
+        {
+            let mut st = pd.state.lock();
+            pd.push_waiter(&mut st, Mode::Write, w[0].clone());
+            pd.push_waiter(&mut st, Mode::Read, w[1].clone());
+        }
+        assert!(pd.flags.load(Ordering::Relaxed) & WRITE_WAITING != 0);
+        pd.notify(&event(false, true, false), &mut woken);
+        assert_eq!(woken.len(), 1);
+        assert_eq!(woken[0].id(), w[0].id(), "the writer, not the reader");
+        assert!(pd.flags.load(Ordering::Relaxed) & WRITE_WAITING == 0);
+        assert!(pd.state.lock().contains(Mode::Read, w[1].id()));
+        // A writer that gives up clears the mark as well.
+        let mut st = pd.state.lock();
+        pd.push_waiter(&mut st, Mode::Write, w[0].clone());
+        pd.remove_waiter(&mut st, Mode::Write, w[0].id());
+        assert!(pd.flags.load(Ordering::Relaxed) & WRITE_WAITING == 0);
+    }
+
     /// The fields an event, a resume and a read's commit touch lie in one
     /// cache line (the type's docs), whatever the allocator does: the type
     /// is line-aligned and they all end within its first 64 bytes.
@@ -793,8 +895,9 @@ mod tests {
                 std::ptr::addr_of!(st.read) as usize,
                 std::mem::size_of::<Slot>(),
             ),
-            end(std::ptr::addr_of!(st.write_waiting) as usize, 1),
+            end(std::ptr::addr_of!(st.cold) as usize, 8),
         ];
+        assert_eq!(std::mem::size_of::<PollDesc>(), 64, "one line in all");
         assert!(
             hot.iter().all(|&e| e <= 64),
             "hot fields end at {hot:?}, past the first line"
