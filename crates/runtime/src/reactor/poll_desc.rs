@@ -147,18 +147,15 @@ impl Slot {
         self.iter().any(|u| u.id() == me)
     }
 
-    fn remove(&mut self, me: WaiterId) -> bool {
+    /// Takes `me` out, if it waits here.
+    fn remove(&mut self, me: WaiterId) {
         let more = self.more.as_deref_mut();
         if self.first.as_ref().is_some_and(|u| u.id() == me) {
             self.first = more.and_then(Vec::pop);
-            return true;
-        }
-        match more.and_then(|m| Some((m.iter().position(|u| u.id() == me)?, m))) {
-            Some((i, m)) => {
+        } else if let Some(m) = more {
+            if let Some(i) = m.iter().position(|u| u.id() == me) {
                 m.swap_remove(i);
-                true
             }
-            None => false,
         }
     }
 
@@ -628,9 +625,7 @@ impl PollDesc {
     /// Takes the waiter `me` off `mode`, if it is there; under the lock.
     fn remove_waiter(&self, st: &mut State, mode: Mode, me: WaiterId) {
         match mode {
-            Mode::Read => {
-                st.read.remove(me);
-            }
+            Mode::Read => st.read.remove(me),
             Mode::Write => {
                 if let Some(c) = st.cold.as_deref_mut() {
                     c.write.remove(me);
