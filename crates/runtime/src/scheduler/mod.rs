@@ -540,9 +540,9 @@ pub(crate) fn is_local(task: &Task) -> bool {
 
 /// Runs `f` on this thread's worker state if this thread is the worker
 /// `owner` of `task`'s runtime.
-fn with_owner<R>(task: &Task, owner: usize, f: impl FnOnce(&Local) -> R) -> Option<R> {
+fn with_owner<R>(task: &Task, owner: u32, f: impl FnOnce(&Local) -> R) -> Option<R> {
     with_local(|l| {
-        l.filter(|l| l.me.index == owner && Arc::ptr_eq(&l.shared, &task.runtime))
+        l.filter(|l| l.me.index as u32 == owner && Arc::ptr_eq(&l.shared, &task.runtime))
             .map(f)
     })
 }
@@ -552,7 +552,10 @@ fn with_owner<R>(task: &Task, owner: usize, f: impl FnOnce(&Local) -> R) -> Opti
 pub(crate) fn send_wake(task: &Task) {
     let owner = task.owner.load(Ordering::Relaxed);
     let (key, id) = (task.key.load(Ordering::Relaxed), task.id);
-    task.runtime.workers[owner].send(Message::Wake { key, id });
+    task.runtime.workers[owner as usize].send(Message::Wake {
+        key: key as usize,
+        id,
+    });
 }
 
 /// Puts a finished task's header on the calling worker's free list (Go's
@@ -572,7 +575,7 @@ pub(crate) fn add_timer(when: Instant, task: &Task) -> TimerKey {
         l.expect("netpark: timer outside a worker")
             .timers
             .borrow_mut()
-            .insert(when, task.key.load(Ordering::Relaxed), task.id)
+            .insert(when, task.key.load(Ordering::Relaxed) as usize, task.id)
     })
 }
 

@@ -325,12 +325,16 @@ impl Worker {
         let key = self.local.tasks.borrow_mut().insert(task);
         let tasks = self.local.tasks.borrow();
         let task = &tasks[key];
-        task.key.store(key, Ordering::Relaxed);
+        // Every task holds a stack mapping, and a process has far fewer
+        // than 2^32 of those (`vm.max_map_count`).
+        let key32 = u32::try_from(key).expect("netpark: task table past 2^32 entries");
+        task.key.store(key32, Ordering::Relaxed);
         // Only the holder of the NewTask starts a task, so this is the first
         // and only write; it publishes `key` with it. SeqCst: pairs with
         // `JoinHandle::cancel` (task/park.rs).
         debug_assert_eq!(task.owner.load(Ordering::Relaxed), task::UNSTARTED);
-        task.owner.store(self.local.me.index, Ordering::SeqCst);
+        task.owner
+            .store(self.local.me.index as u32, Ordering::SeqCst);
         key
     }
 

@@ -50,7 +50,7 @@ pub(crate) const NOTIFIED: u8 = 1;
 pub(crate) const PARKED: u8 = 2;
 
 /// `Task::owner` before the task starts.
-pub(crate) const UNSTARTED: usize = usize::MAX;
+pub(crate) const UNSTARTED: u32 = u32::MAX;
 
 /// Lifecycle values (see the module docs).
 pub(crate) const RUNNABLE: u8 = 0;
@@ -94,13 +94,16 @@ fn next_id() -> u64 {
 
 /// The shared header of one task (Go's `g`).
 ///
-/// `repr(C)`, hot fields first: a park and a wake touch the flags, `owner`,
-/// `key`, `id`, `wait_arg`, `runtime` and the coroutine's saved stack
-/// pointer, so they sit together in the header's first two cache lines
-/// (after the `Arc` counts); the join state, the name and the guard bounds,
-/// touched once or never per task, come last. In Rust's own order the hot
-/// fields spread over four lines, and at 1,000 connections each line a wake
-/// touches is a likely cache miss (ARCHITECTURE.md, "User CPU per request").
+/// `repr(C)`, in the order of the cache lines a request touches (counted
+/// from the allocation, which the `Arc` counts start): the first line holds
+/// all that a wake reads (the `Arc` count its waiter's handle drops, the
+/// flags, `owner`, `key`, `runtime`, the resume hints) and the resume's
+/// `state` and `id`; the second holds the coroutine, whose saved stack
+/// pointer the resume loads and whose `Yielder` the next park reads; the
+/// rest (the wait's argument, the join state, the name, the guard bounds)
+/// comes after. At 1,000 connections each line a wake touches is a likely
+/// cache miss (ARCHITECTURE.md, "User CPU per request");
+/// `task_hot_fields_fill_the_first_two_lines` checks the layout.
 #[derive(Debug)]
 #[repr(C)]
 pub struct Task {
@@ -118,20 +121,15 @@ pub struct Task {
     pub(crate) cancelled: AtomicBool,
     /// What the task waits on, encoded (`wait_kind`, `wait_arg`); written by the task.
     pub(crate) wait_kind: AtomicU8,
-    /// How many cancellation errors the task has been given.
-    pub(crate) cancel_errors: AtomicU32,
-    /// Usable stack size in pages, for the overflow message; immutable. (In
-    /// the padding before `owner`: the header stays in its allocator class.)
-    pub(crate) stack_pages: u32,
     /// Index of the worker that started the task in `runtime.workers`;
     /// `UNSTARTED` until then, written once (Release) by that worker.
-    pub(crate) owner: AtomicUsize,
+    pub(crate) owner: AtomicU32,
     /// Key in the owner's task table; written once by the owner before `owner`.
-    pub(crate) key: AtomicUsize,
+    pub(crate) key: AtomicU32,
     /// Unique id; immutable.
     pub(crate) id: u64,
-    /// The argument of `wait_kind`.
-    pub(crate) wait_arg: AtomicU64,
+    /// The runtime the task belongs to; immutable.
+    pub(crate) runtime: Arc<RuntimeShared>,
     /// Where a task parked in an fd wait will touch memory first when it is
     /// resumed: its stack pointer at the park and the fd record its caller
     /// named (0: none). Written by the task in `park::park_commit`, read by
@@ -139,10 +137,14 @@ pub struct Task {
     /// value (the task parked since for another reason) costs one wasted
     /// prefetch, never a fault.
     pub(crate) resume_hint: [AtomicUsize; 2],
-    /// The runtime the task belongs to; immutable.
-    pub(crate) runtime: Arc<RuntimeShared>,
     /// The coroutine; touched only by the holder of the run permission (context.rs).
     pub(crate) coro: context::CoroCell,
+    /// The argument of `wait_kind`.
+    pub(crate) wait_arg: AtomicU64,
+    /// How many cancellation errors the task has been given.
+    pub(crate) cancel_errors: AtomicU32,
+    /// Usable stack size in pages, for the overflow message; immutable.
+    pub(crate) stack_pages: u32,
     /// The joiner and the task's value (join.rs).
     pub(crate) join: join::JoinState,
     /// Optional name from the task builder; immutable.
@@ -229,8 +231,8 @@ impl Task {
             cancelled: AtomicBool::new(false),
             cancel_errors: AtomicU32::new(0),
             runtime,
-            owner: AtomicUsize::new(UNSTARTED),
-            key: AtomicUsize::new(usize::MAX),
+            owner: AtomicU32::new(UNSTARTED),
+            key: AtomicU32::new(u32::MAX),
             wait_kind: AtomicU8::new(0),
             wait_arg: AtomicU64::new(0),
             resume_hint: [AtomicUsize::new(0), AtomicUsize::new(0)],
@@ -279,7 +281,7 @@ impl Task {
         *cancelled.get_mut() = false;
         *cancel_errors.get_mut() = 0;
         *owner.get_mut() = UNSTARTED;
-        *key.get_mut() = usize::MAX;
+        *key.get_mut() = u32::MAX;
         *wait_kind.get_mut() = 0;
         *wait_arg.get_mut() = 0;
         *resume_hint = [AtomicUsize::new(0), AtomicUsize::new(0)];
@@ -307,7 +309,9 @@ impl Task {
 
     /// The worker that owns the started task.
     pub(crate) fn owner(&self) -> Option<&Arc<WorkerShared>> {
-        self.runtime.workers.get(self.owner.load(Ordering::Acquire))
+        self.runtime
+            .workers
+            .get(self.owner.load(Ordering::Acquire) as usize)
     }
 }
 
@@ -498,6 +502,40 @@ mod tests {
             assert_eq!(decode_wait(kind, arg), Some(r));
         }
         assert_eq!(decode_wait(0, 0), None);
+    }
+
+    /// The type's docs: counted from the `Arc` allocation (16 bytes of
+    /// counts, then the header), what a wake reads ends within the first
+    /// 64 bytes and the coroutine fills the next 64; the header stays in
+    /// its allocator class (at most 248 bytes with the counts, of 256).
+    #[test]
+    fn task_hot_fields_fill_the_first_two_lines() {
+        let rt = crate::Runtime::builder().workers(1).build().unwrap();
+        rt.block_on(|| {
+            context::with_current(|t| {
+                let t = t.unwrap();
+                let arc = t as *const Task as usize - 2 * std::mem::size_of::<usize>();
+                let end = |p: usize, len: usize| p + len - arc;
+                let wake = [
+                    end(std::ptr::addr_of!(t.park) as usize, 1),
+                    end(std::ptr::addr_of!(t.state) as usize, 1),
+                    end(std::ptr::addr_of!(t.cancelled) as usize, 1),
+                    end(std::ptr::addr_of!(t.owner) as usize, 4),
+                    end(std::ptr::addr_of!(t.key) as usize, 4),
+                    end(std::ptr::addr_of!(t.id) as usize, 8),
+                    end(std::ptr::addr_of!(t.runtime) as usize, 8),
+                    end(std::ptr::addr_of!(t.resume_hint) as usize, 16),
+                ];
+                assert!(wake.iter().all(|&e| e <= 64), "{wake:?}");
+                let coro = std::ptr::addr_of!(t.coro) as usize - arc;
+                let coro_end = coro + std::mem::size_of::<context::CoroCell>();
+                assert!(
+                    64 <= coro && coro_end <= 128,
+                    "coroutine at {coro}..{coro_end}"
+                );
+            });
+        });
+        assert!(std::mem::size_of::<Task>() <= 232);
     }
 
     #[test]

@@ -297,7 +297,7 @@ pub(crate) fn wake_local(task: &Task, push: impl FnOnce(usize)) -> bool {
     task.park.store(EMPTY, Ordering::Relaxed);
     task.state.store(super::RUNNABLE, Ordering::Relaxed);
     trace!("wake task {}", task.id);
-    push(task.key.load(Ordering::Relaxed));
+    push(task.key.load(Ordering::Relaxed) as usize);
     true
 }
 
