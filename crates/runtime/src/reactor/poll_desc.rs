@@ -143,10 +143,6 @@ impl Slot {
             .chain(self.more.iter().flat_map(|m| m.iter()))
     }
 
-    fn contains(&self, me: WaiterId) -> bool {
-        self.iter().any(|u| u.id() == me)
-    }
-
     /// Takes `me` out, if it waits here.
     fn remove(&mut self, me: WaiterId) {
         let more = self.more.as_deref_mut();
@@ -204,16 +200,34 @@ impl State {
 
     /// Whether `me` waits on `mode`.
     fn contains(&self, mode: Mode, me: WaiterId) -> bool {
-        match mode {
-            Mode::Read => self.read.contains(me),
-            Mode::Write => self.cold.as_ref().is_some_and(|c| c.write.contains(me)),
-        }
+        self.waiters_of(mode).any(|u| u.id() == me)
+    }
+
+    /// The waiters of `mode`.
+    fn waiters_of(&self, mode: Mode) -> impl Iterator<Item = &Unparker> {
+        let (read, write) = match mode {
+            Mode::Read => (Some(&self.read), None),
+            Mode::Write => (None, self.cold.as_ref().map(|c| &c.write)),
+        };
+        read.into_iter().chain(write).flat_map(Slot::iter)
     }
 
     /// Every waiter of both directions.
     fn waiters(&self) -> impl Iterator<Item = &Unparker> {
-        let write = self.cold.iter().flat_map(|c| c.write.iter());
-        self.read.iter().chain(write)
+        self.waiters_of(Mode::Read)
+            .chain(self.waiters_of(Mode::Write))
+    }
+
+    /// Sets `mode`'s deadline; clearing one makes no `Cold` box.
+    fn set_deadline(&mut self, mode: Mode, deadline: Option<Instant>) {
+        if deadline.is_none() && self.cold.is_none() {
+            return;
+        }
+        let cold = self.cold_mut();
+        match mode {
+            Mode::Read => cold.read_deadline = deadline,
+            Mode::Write => cold.write_deadline = deadline,
+        }
     }
 
     /// The earlier of the direction's deadline and the operation's own.
@@ -577,19 +591,11 @@ impl PollDesc {
         let mut wake = Vec::new();
         {
             let mut st = self.state.lock();
-            if read {
-                if deadline.is_some() || st.cold.is_some() {
-                    st.cold_mut().read_deadline = deadline;
-                }
-                wake.extend(st.read.iter().cloned());
-                self.mirror(READ_DEADLINE, deadline.is_some());
-            }
-            if write {
-                if deadline.is_some() || st.cold.is_some() {
-                    st.cold_mut().write_deadline = deadline;
-                }
-                wake.extend(st.cold.iter().flat_map(|c| c.write.iter()).cloned());
-                self.mirror(WRITE_DEADLINE, deadline.is_some());
+            let modes = [(read, Mode::Read), (write, Mode::Write)];
+            for mode in modes.into_iter().filter_map(|(on, m)| on.then_some(m)) {
+                st.set_deadline(mode, deadline);
+                wake.extend(st.waiters_of(mode).cloned());
+                self.mirror(mode.deadline_bit(), deadline.is_some());
             }
         }
         // Guard dropped: never wake while holding a lock.
