@@ -24,8 +24,8 @@
 //!              PollDesc (every parked op wakes and fails with ErrClosed),
 //!              then drop the handle's reference
 //!   refs → 0   with CLOSED set, by whoever drops the last reference:
-//!              destroy = PollDesc::close (epoll_ctl DEL, registry slot freed,
-//!              generation retired) then close(2)
+//!              destroy = PollDesc::close (epoll_ctl DEL) then close(2);
+//!              the poll-cache slot is vacated when the NetFd drops
 //! ```
 //!
 //! **Invariant:** `close(2)` runs once, after every syscall on the fd has
@@ -45,12 +45,11 @@
 use std::io;
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netpark_runtime::sync::{RawMutex, RawMutexGuard};
 use netpark_runtime::sys::retry_eintr;
-use netpark_runtime::{error, Mode, PollDesc};
+use netpark_runtime::{error, Mode, PollDesc, PollHandle};
 use parking_lot::Mutex;
 
 use crate::sys;
@@ -68,8 +67,9 @@ const CLOSED: u64 = 1 << 63;
 pub struct NetFd {
     /// CLOSED bit | reference count; see the module docs.
     state: AtomicU64,
-    /// Readiness record; shared with the reactor through the registry.
-    pd: Arc<PollDesc>,
+    /// Readiness record: this fd's poll-cache slot, which the reactor finds
+    /// by the token; vacated when the `NetFd` drops.
+    pd: PollHandle,
     /// The fd; valid until destroy, which runs once refs reach zero after close.
     fd: RawFd,
     /// The last read was short, so the kernel buffer was drained: the next read

@@ -142,7 +142,7 @@ impl ListenConfig {
         let fd = NetFd::new_socket(fd).map_err(|e| step(None, e))?;
         Ok(TcpListener {
             fd,
-            net: network.to_string(),
+            net: network_name(network),
             local,
         })
     }
@@ -155,7 +155,7 @@ impl ListenConfig {
 pub struct TcpListener {
     fd: NetFd,
     /// The network name it was opened with, for errors.
-    net: String,
+    net: &'static str,
     /// The bound address; immutable.
     local: SocketAddr,
 }
@@ -221,14 +221,14 @@ impl TcpListener {
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, raw) = self.fd.accept().map_err(|e| self.err(e))?;
         let peer = raw.to_inet().map_err(|e| self.err(e))?;
-        let s = TcpStream::from_accepted(fd, &self.net, peer).map_err(|e| self.err(e))?;
+        let s = TcpStream::from_accepted(fd, self.net, peer).map_err(|e| self.err(e))?;
         Ok((s, peer))
     }
 
     fn err(&self, e: io::Error) -> io::Error {
         op_error(
             "accept",
-            &self.net,
+            self.net,
             None,
             Some(self.local.to_string()),
             None,
@@ -255,7 +255,7 @@ impl TcpListener {
         self.fd.close().map_err(|e| {
             op_error(
                 "close",
-                &self.net,
+                self.net,
                 None,
                 Some(self.local.to_string()),
                 None,
@@ -297,7 +297,7 @@ impl TcpListener {
         let fd = NetFd::new_socket(OwnedFd::from(l))?;
         Ok(TcpListener {
             fd,
-            net: "tcp".into(),
+            net: "tcp",
             local,
         })
     }
@@ -349,8 +349,9 @@ impl Iterator for Incoming<'_> {
 #[repr(C)]
 pub struct TcpStream {
     pub(crate) fd: NetFd,
-    /// The network name (`tcp`, `tcp4`, `tcp6`), for errors.
-    net: String,
+    /// The network name (`tcp`, `tcp4`, `tcp6`), for errors; static, so an
+    /// accepted connection costs no allocation for it.
+    net: &'static str,
     /// Local address; immutable.
     local: SocketAddr,
     /// Remote address; immutable.
@@ -386,13 +387,13 @@ fn set_keepalive_raw(fd: RawFd, period: Option<Duration>) -> io::Result<()> {
 }
 
 impl TcpStream {
-    fn from_accepted(fd: OwnedFd, net: &str, peer: SocketAddr) -> io::Result<TcpStream> {
+    fn from_accepted(fd: OwnedFd, net: &'static str, peer: SocketAddr) -> io::Result<TcpStream> {
         let raw = fd.as_raw_fd();
         set_conn_defaults(raw)?;
         let local = sys::local_addr(raw)?.to_inet()?;
         Ok(TcpStream {
             fd: NetFd::new_socket(fd)?,
-            net: net.to_string(),
+            net,
             local,
             peer,
         })
@@ -402,7 +403,7 @@ impl TcpStream {
         let local = fd.with(|raw| sys::local_addr(raw)?.to_inet())?;
         Ok(TcpStream {
             fd,
-            net: net.to_string(),
+            net: network_name(net),
             local,
             peer,
         })
@@ -435,7 +436,7 @@ impl TcpStream {
     pub(crate) fn err(&self, op: &'static str, e: io::Error) -> io::Error {
         op_error(
             op,
-            &self.net,
+            self.net,
             Some(self.local.to_string()),
             Some(self.peer.to_string()),
             None,
@@ -588,7 +589,7 @@ impl TcpStream {
         let fd = self.fd.with(sys::dup)?;
         Ok(TcpStream {
             fd: NetFd::new_socket(fd)?,
-            net: self.net.clone(),
+            net: self.net,
             local: self.local,
             peer: self.peer,
         })
@@ -605,7 +606,7 @@ impl TcpStream {
         let peer = s.peer_addr()?;
         Ok(TcpStream {
             fd: NetFd::new_socket(OwnedFd::from(s))?,
-            net: "tcp".into(),
+            net: "tcp",
             local,
             peer,
         })
@@ -672,6 +673,16 @@ impl_copy_methods!(TcpStream);
 /// As [`ListenConfig::listen_tcp`].
 pub fn listen_tcp(network: &str, address: &str) -> io::Result<TcpListener> {
     ListenConfig::default().listen_tcp(network, address)
+}
+
+/// `network` as the static name a socket keeps for its errors: `tcp4`,
+/// `tcp6`, or `tcp` (every other name was refused before a socket exists).
+fn network_name(network: &str) -> &'static str {
+    match network {
+        "tcp4" => "tcp4",
+        "tcp6" => "tcp6",
+        _ => "tcp",
+    }
 }
 
 pub(crate) fn family_filter(network: &str) -> io::Result<Family> {

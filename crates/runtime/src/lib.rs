@@ -68,6 +68,7 @@ pub fn cold<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+pub use reactor::poll_cache::PollHandle;
 pub use reactor::poll_desc::{Mode, PollDesc};
 pub use scheduler::{dump, run, Builder, Handle, Runtime};
 pub use stats::{record_copy, stats, CopyPath, CopyStats, PathStats, Stats};

@@ -86,7 +86,7 @@ fn a_blocked_reader_wakes_when_data_arrives() {
 fn close_wakes_a_blocked_reader_with_use_of_closed_connection() {
     with_runtime(2, LIMIT, || {
         let (r, _w) = pipe();
-        let pd = PollDesc::open(r.as_raw_fd()).unwrap();
+        let pd = std::sync::Arc::new(PollDesc::open(r.as_raw_fd()).unwrap());
         let pd2 = pd.clone();
         let reader = rt::spawn(move || {
             let mut buf = [0u8; 8];
@@ -107,7 +107,7 @@ fn close_wakes_a_blocked_reader_with_use_of_closed_connection() {
 #[test]
 fn close_wakes_a_blocked_plain_thread() {
     let (r, _w) = pipe();
-    let pd = PollDesc::open(r.as_raw_fd()).unwrap();
+    let pd = std::sync::Arc::new(PollDesc::open(r.as_raw_fd()).unwrap());
     let pd2 = pd.clone();
     let t = std::thread::spawn(move || {
         let mut buf = [0u8; 8];
@@ -136,7 +136,9 @@ fn a_stale_event_for_a_reused_fd_number_wakes_nobody() {
         let n = r1.into_raw_fd();
         // SAFETY: closing the fd we own; its number becomes free for reuse.
         unsafe { libc::close(n) };
-        // New fd, likely the same number, new generation.
+        // The slot goes back to the poll cache, which hands it out next.
+        drop(old);
+        // New fd, likely the same number and slot, new generation.
         let (r2, _w2) = pipe();
         let new = PollDesc::open(r2.as_raw_fd()).unwrap();
         assert_ne!(
@@ -186,7 +188,7 @@ fn a_read_deadline_fires_then_the_fd_stays_usable() {
 fn a_deadline_extended_while_blocked_takes_effect() {
     with_runtime(2, LIMIT, || {
         let (r, _w) = pipe();
-        let pd = PollDesc::open(r.as_raw_fd()).unwrap();
+        let pd = std::sync::Arc::new(PollDesc::open(r.as_raw_fd()).unwrap());
         pd.set_deadline(
             true,
             false,
@@ -220,7 +222,7 @@ fn a_deadline_extended_while_blocked_takes_effect() {
 fn a_deadline_cleared_while_blocked_lets_the_read_finish() {
     with_runtime(2, LIMIT, || {
         let (r, w) = pipe();
-        let pd = PollDesc::open(r.as_raw_fd()).unwrap();
+        let pd = std::sync::Arc::new(PollDesc::open(r.as_raw_fd()).unwrap());
         pd.set_deadline(
             true,
             false,
@@ -245,7 +247,7 @@ fn a_deadline_cleared_while_blocked_lets_the_read_finish() {
 fn a_deadline_in_the_past_fails_a_blocked_read_at_once() {
     with_runtime(2, LIMIT, || {
         let (r, _w) = pipe();
-        let pd = PollDesc::open(r.as_raw_fd()).unwrap();
+        let pd = std::sync::Arc::new(PollDesc::open(r.as_raw_fd()).unwrap());
         let pd2 = pd.clone();
         let reader = rt::spawn(move || {
             let mut buf = [0u8; 4];
@@ -280,7 +282,7 @@ fn a_reader_and_a_writer_block_on_one_fd_at_once() {
         // SAFETY: both fds are new and ours.
         let (a, b): (OwnedFd, OwnedFd) =
             unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let pd = PollDesc::open(a.as_raw_fd()).unwrap();
+        let pd = std::sync::Arc::new(PollDesc::open(a.as_raw_fd()).unwrap());
         // Fill a's send buffer so a writer blocks.
         let chunk = vec![7u8; 65536];
         while write_some(a.as_raw_fd(), &chunk).is_ok() {}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use netpark_runtime::{self as rt, JoinError, Mode, PollDesc, Runtime};
+use netpark_runtime::{self as rt, JoinError, Mode, PollDesc, PollHandle, Runtime};
 use util::{open_fds, pipe, within, LIMIT};
 
 /// The fd-leak check counts the process's open fds, so the tests of this file
@@ -30,8 +30,8 @@ fn shutdown_with_parked_tasks_neither_hangs_nor_leaks_fds() {
             handles.push(rt.spawn(|| {
                 // Owns a pipe and blocks reading it; the unwind must close it.
                 let (r, _w) = pipe();
-                let pd = PollDesc::open(r.as_raw_fd()).unwrap();
-                struct Closer(std::sync::Arc<PollDesc>);
+                let pd = std::sync::Arc::new(PollDesc::open(r.as_raw_fd()).unwrap());
+                struct Closer(std::sync::Arc<PollHandle>);
                 impl Drop for Closer {
                     fn drop(&mut self) {
                         self.0.evict();

@@ -15,12 +15,13 @@
 //!
 //! # One turn
 //!
-//! `Poller::poll` = `epoll_wait` → decode → look tokens up in the registry under
-//! one lock (stale generations dropped), and under it `PollDesc::notify`
-//! collects each descriptor's waiters → locks released → unpark each waiter.
+//! `Poller::poll` = `epoll_wait` → decode → each token names a poll-cache
+//! slot, found without a lock → `PollDesc::notify` locks it, drops the event
+//! if the slot's token is not the event's (a stale generation), else
+//! collects its waiters → lock released → unpark each waiter.
 
+pub mod poll_cache;
 pub mod poll_desc;
-pub mod registry;
 pub mod token;
 
 use std::io;
@@ -111,7 +112,7 @@ impl Poller {
     /// a live poller instead of waiting on an epoll nobody polls.
     pub(crate) fn kill(self: &Arc<Self>) {
         self.alive.store(false, Ordering::Release);
-        for u in registry::rehome(self) {
+        for u in poll_cache::rehome(self) {
             u.unpark();
         }
     }
@@ -175,7 +176,7 @@ impl Poller {
                 true
             }
         });
-        registry::notify_batch(events, &mut buf.wake);
+        poll_cache::notify_batch(events, &mut buf.wake);
         if fd_events > 0 {
             stats::count(|c| c.events.add(fd_events as u64));
         }

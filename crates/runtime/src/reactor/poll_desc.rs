@@ -49,14 +49,15 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::token::Token;
-use super::{registry, Poller};
+use super::poll_cache::{self, PollHandle};
+use super::token::{Token, VACANT};
+use super::Poller;
 use crate::error;
 use crate::sys::epoll::Event;
 use crate::task::park::{self, Unparker, WaitReason, WaiterId};
@@ -275,12 +276,14 @@ impl crate::task::context::CommitPark for FdWait<'_> {
 
 /// The readiness record of one fd (Go's `runtime.pollDesc`).
 ///
-/// Created by [`PollDesc::open`] when a socket (or pipe) is made non-blocking,
-/// held by that socket, and freed by [`PollDesc::close`] right before `close(2)`.
+/// A slot of the poll cache (`poll_cache.rs`), filled by [`PollDesc::open`]
+/// when a socket (or pipe) is made non-blocking, held by that socket through
+/// its [`PollHandle`], closed by [`PollDesc::close`] right before `close(2)`
+/// and made vacant when the handle drops.
 ///
-/// The descriptor is one cache line (`align(64)`, so the line is the
-/// allocation's second, after the `Arc` counts, which neither an event nor
-/// a wait touches), holding everything an fd's event, the wake's resume
+/// The descriptor is one cache line (`align(64)`, 64 bytes, in a block of
+/// 64 with no allocator header or reference count beside it), holding
+/// everything an fd's event, the wake's resume
 /// and the next read's park touch: the fd, the flags, `ready`, the token
 /// (checked against the event's), the lock, the poller and the read slot;
 /// the write slot and the deadlines wait in a box ([`Cold`]) made when
@@ -291,8 +294,8 @@ impl crate::task::context::CommitPark for FdWait<'_> {
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub struct PollDesc {
-    /// The fd; immutable after open.
-    fd: RawFd,
+    /// The fd; written by `fill` under the lock, constant while filled.
+    fd: AtomicI32,
     /// `CLOSING`, `READ_CLOSED` and mirrors of whether each deadline is
     /// set, so `prepare` and a wait can skip the lock. Set by evict, close,
     /// notify and set_deadline under the lock.
@@ -302,8 +305,10 @@ pub struct PollDesc {
     /// wait, under the lock; cleared by prepare without it. Plain loads and
     /// stores: only prepare writes without the lock, and it only clears.
     ready: [AtomicBool; 2],
-    /// Registry slot and generation; immutable after open.
-    token: Token,
+    /// Slot and generation (`VACANT` while the slot is free); written by
+    /// `fill` and `vacate` under the lock, constant while filled. An event
+    /// applies only if it carries this token.
+    token: AtomicU64,
     /// Waiters, deadlines and registration; see [`State`].
     state: Mutex<State>,
 }
@@ -311,8 +316,8 @@ pub struct PollDesc {
 impl PollDesc {
     pub(crate) fn new(fd: RawFd, token: Token) -> PollDesc {
         PollDesc {
-            fd,
-            token,
+            fd: AtomicI32::new(fd),
+            token: AtomicU64::new(token.0),
             state: Mutex::new(State::default()),
             flags: AtomicU8::new(0),
             ready: [AtomicBool::new(false), AtomicBool::new(false)],
@@ -325,21 +330,53 @@ impl PollDesc {
     ///
     /// # Errors
     ///
-    /// Fails only when the registry is full (2^32 live descriptors).
-    pub fn open(fd: RawFd) -> io::Result<Arc<PollDesc>> {
-        let pd = registry::insert(fd)?;
-        trace!("open fd {fd}: PollDesc token {:#x}", pd.token.0);
+    /// Fails only when the poll cache is full (4 Mi open descriptors).
+    pub fn open(fd: RawFd) -> io::Result<PollHandle> {
+        let pd = poll_cache::alloc(fd)?;
+        trace!("open fd {fd}: PollDesc token {:#x}", pd.token().0);
         Ok(pd)
+    }
+
+    /// A slot of a new poll-cache block.
+    pub(super) fn vacant() -> PollDesc {
+        PollDesc::new(-1, VACANT)
+    }
+
+    /// Fills a vacant slot for `fd` (`poll_cache::alloc`). Under the lock, so
+    /// an event that locks the slot meanwhile finds either `VACANT` or the
+    /// new token, never a half-made descriptor.
+    pub(super) fn fill(&self, fd: RawFd, token: Token) {
+        let _st = self.state.lock();
+        self.fd.store(fd, Ordering::Relaxed);
+        self.flags.store(0, Ordering::Relaxed);
+        self.ready
+            .iter()
+            .for_each(|r| r.store(false, Ordering::Relaxed));
+        self.token.store(token.0, Ordering::Relaxed);
+    }
+
+    /// Makes the slot vacant (the `PollHandle` dropped, after `close`) and
+    /// returns its index. Whatever the state still holds (a deadline's box;
+    /// waiters only if no `evict` ran) is dropped after the lock.
+    pub(super) fn vacate(&self) -> u32 {
+        let (index, leftover) = {
+            let mut st = self.state.lock();
+            let index = self.token().index();
+            self.token.store(VACANT.0, Ordering::Relaxed);
+            (index, std::mem::take(&mut *st))
+        };
+        drop(leftover);
+        index as u32
     }
 
     /// The fd this descriptor watches.
     pub fn fd(&self) -> RawFd {
-        self.fd
+        self.fd.load(Ordering::Relaxed)
     }
 
-    /// The registry token (slot and generation).
+    /// The poll-cache token (slot and generation).
     pub fn token(&self) -> Token {
-        self.token
+        Token(self.token.load(Ordering::Relaxed))
     }
 
     /// Readies a direction for a syscall (Go's `poll_runtime_pollReset`).
@@ -433,7 +470,7 @@ impl PollDesc {
         // no frame of this wait but this one.
         if op_deadline.is_none() && !self.closing_or_deadline(mode) && park::in_task() {
             let parked = park::park_commit(
-                wait_reason(self.fd, mode),
+                wait_reason(self.fd(), mode),
                 &FdWait { pd: self, mode },
                 record as usize,
             );
@@ -468,7 +505,7 @@ impl PollDesc {
             return false;
         }
         self.push_waiter(&mut st, mode, Unparker::for_task(task.clone()));
-        trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
+        trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd());
         true
     }
 
@@ -517,10 +554,10 @@ impl PollDesc {
             }
             if !waited {
                 self.push_waiter(&mut st, mode, park::current_unparker());
-                trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd);
+                trace!("wait {mode:?} fd {}: EAGAIN, waiter queued", self.fd());
             }
             let deadline = st.deadline(mode, op_deadline);
-            let reason = wait_reason(self.fd, mode);
+            let reason = wait_reason(self.fd(), mode);
             drop(st);
             let parked = park::park(reason, deadline);
             if parked.is_ok() && self.woken_by_notify(mode) {
@@ -557,11 +594,11 @@ impl PollDesc {
             return Ok(());
         }
         let poller = super::current_poller()?;
-        poller.register(self.fd, self.token)?;
+        poller.register(self.fd(), self.token())?;
         trace!(
             "register fd {} token {:#x} in poller {}",
-            self.fd,
-            self.token.0,
+            self.fd(),
+            self.token().0,
             poller.id()
         );
         st.poller = Some(poller);
@@ -577,7 +614,7 @@ impl PollDesc {
             st.poller = None;
             // Out of the dead epoll too, so a spare slot's poller, revived
             // later, reports nothing for an fd that now lives elsewhere.
-            let _ = dead.deregister(self.fd);
+            let _ = dead.deregister(self.fd());
             out.extend(st.waiters().cloned());
         }
     }
@@ -659,8 +696,22 @@ impl PollDesc {
 
     /// Called by the reactor for an event: sets `ready` and takes the waiters of
     /// each ready direction into `out` (Go's `netpollready`/`netpollunblock`).
+    /// An event whose token is not the slot's (the fd was closed, and the
+    /// slot is vacant or filled again) is dropped: stale events are rejected
+    /// by generation, never trusted (`poll_cache.rs`).
     pub(crate) fn notify(&self, ev: &Event, out: &mut Vec<Unparker>) {
         let mut st = self.state.lock();
+        if self.token.load(Ordering::Relaxed) != ev.token {
+            trace!("drop stale event for token {:#x}", ev.token);
+            return;
+        }
+        trace!(
+            "epoll event fd {}: readable={} writable={} hang-up={}",
+            self.fd(),
+            ev.readable,
+            ev.writable,
+            ev.read_closed
+        );
         if ev.read_closed && !self.read_closed() {
             self.flags.fetch_or(READ_CLOSED, Ordering::AcqRel);
         }
@@ -696,7 +747,7 @@ impl PollDesc {
             self.take_waiters(&mut st, Mode::Write, &mut w);
             w
         };
-        trace!("evict fd {}: waking {} waiter(s)", self.fd, woken.len());
+        trace!("evict fd {}: waking {} waiter(s)", self.fd(), woken.len());
         // Guard dropped: never wake while holding a lock.
         for u in woken {
             u.unpark();
@@ -708,14 +759,21 @@ impl PollDesc {
         self.flags.load(Ordering::Acquire) & READ_CLOSED != 0
     }
 
+    /// Whether `mode`'s `ready` is set.
+    #[cfg(test)]
+    pub(crate) fn ready_for_test(&self, mode: Mode) -> bool {
+        self.ready[mode.index()].load(Ordering::Relaxed)
+    }
+
     /// Whether [`evict`](Self::evict) has run.
     pub fn is_closing(&self) -> bool {
         self.flags.load(Ordering::Acquire) & CLOSING != 0
     }
 
-    /// Removes the fd from its epoll and frees the registry slot (Go's
-    /// `poll_runtime_pollClose`). Call after `evict`, once no operation is inside
-    /// a syscall on the fd, and before `close(2)`.
+    /// Removes the fd from its epoll (Go's `poll_runtime_pollClose`); the
+    /// slot itself is freed when its `PollHandle` drops. Call after `evict`,
+    /// once no operation is inside a syscall on the fd, and before
+    /// `close(2)`. Idempotent.
     pub fn close(&self) {
         let poller = {
             let mut st = self.state.lock();
@@ -725,11 +783,10 @@ impl PollDesc {
         if let Some(p) = poller {
             if p.is_alive() {
                 // ENOENT/EBADF here only mean the registration is already gone.
-                let _ = p.deregister(self.fd);
+                let _ = p.deregister(self.fd());
             }
         }
-        trace!("close fd {} token {:#x}", self.fd, self.token.0);
-        registry::remove(self.token);
+        trace!("close fd {} token {:#x}", self.fd(), self.token().0);
     }
 }
 
