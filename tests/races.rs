@@ -251,3 +251,48 @@ fn runtimes_dropped_under_load_never_hang() {
     rx.recv_timeout(util::LIMIT)
         .expect("a runtime drop hung under load");
 }
+
+#[test]
+fn connections_churning_on_two_workers_reuse_poll_slots_and_each_gets_its_own_bytes() {
+    // Every closed connection frees its poll-cache slot and the next dial
+    // or accept takes it back, on either worker, while the other
+    // connections' events are in flight: an event for a slot's previous fd
+    // must never stand in for the new fd's (a read of another connection's
+    // bytes, or a wait that never wakes).
+    util::with_runtime(2, || {
+        let ln = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let addr = ln.local_addr().unwrap();
+        let l2 = ln.clone();
+        let server = netpark::spawn(move || {
+            while let Ok((c, _)) = l2.accept() {
+                netpark::spawn(move || {
+                    let mut buf = [0u8; 8];
+                    while let Ok(n) = c.read(&mut buf) {
+                        if n == 0 || c.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let clients: Vec<_> = (0..8u64)
+            .map(|k| {
+                netpark::spawn(move || {
+                    for i in 0..150u64 {
+                        let c = TcpStream::connect(addr).unwrap();
+                        let word = ((k << 32) | i).to_le_bytes();
+                        c.write_all(&word).unwrap();
+                        let mut got = [0u8; 8];
+                        netpark::io::read_full(&mut &c, &mut got).unwrap();
+                        assert_eq!(got, word, "client {k} round {i} read another's bytes");
+                    }
+                })
+            })
+            .collect();
+        for h in clients {
+            h.join().unwrap();
+        }
+        ln.close().unwrap();
+        server.join().unwrap();
+    });
+}

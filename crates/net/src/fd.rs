@@ -104,7 +104,7 @@ impl NetFd {
     ///
     /// # Errors
     ///
-    /// When the runtime's registry is full.
+    /// When the runtime's poll cache is full.
     pub fn new_socket(fd: OwnedFd) -> io::Result<NetFd> {
         NetFd::new(fd, true)
     }
@@ -113,7 +113,7 @@ impl NetFd {
     ///
     /// # Errors
     ///
-    /// When the runtime's registry is full.
+    /// When the runtime's poll cache is full.
     pub fn new(fd: OwnedFd, is_socket: bool) -> io::Result<NetFd> {
         let raw = fd.into_raw_fd();
         match PollDesc::open(raw) {

@@ -1,6 +1,6 @@
 //! netpark's net: Go's `net` package on netpark's runtime.
 //!
-//! Every socket is non-blocking and has a `PollDesc` in the runtime's registry.
+//! Every socket is non-blocking and has a `PollDesc` in the runtime's poll cache.
 //! An operation tries its syscall; on `EAGAIN` the calling task parks on that
 //! direction of the fd and the worker runs other tasks until the reactor
 //! reports readiness (Go's `internal/poll.FD` over `runtime.netpoll`). Outside

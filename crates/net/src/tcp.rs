@@ -637,7 +637,7 @@ impl FromRawFd for TcpStream {
     ///
     /// # Panics
     ///
-    /// When the fd is not a connected socket or the registry is full; use
+    /// When the fd is not a connected socket or the poll cache is full; use
     /// [`TcpStream::from_std`] for an error instead.
     unsafe fn from_raw_fd(fd: RawFd) -> TcpStream {
         // SAFETY: the caller passes sole ownership of an open socket fd.

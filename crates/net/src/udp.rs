@@ -1,4 +1,4 @@
-//! UDP (Go's `UDPConn`): datagrams on the same registry and retry loop.
+//! UDP (Go's `UDPConn`): datagrams on the same poll cache and retry loop.
 
 use std::fmt;
 use std::io;

@@ -1,4 +1,4 @@
-//! UDP sockets on the same registry.
+//! UDP sockets on the same poll cache.
 
 mod util;
 

@@ -23,7 +23,7 @@ use crate::sys;
 /// # Errors
 ///
 /// `EMFILE` / `ENFILE` when the fd table is full; when the runtime's
-/// registry is full.
+/// poll cache is full.
 ///
 /// # Examples
 ///

@@ -125,7 +125,7 @@ pub(crate) fn alloc(fd: RawFd) -> io::Result<PollHandle> {
                 if i >= MAX_BLOCKS * BLOCK {
                     return Err(io::Error::new(
                         io::ErrorKind::OutOfMemory,
-                        "netpark: fd registry is full",
+                        "netpark: poll cache is full",
                     ));
                 }
                 BLOCKS[i / BLOCK].get_or_init(new_block);

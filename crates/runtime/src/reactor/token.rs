@@ -27,7 +27,7 @@ impl Token {
     pub(crate) fn new(index: usize, generation: u32) -> Token {
         debug_assert!(
             index < u32::MAX as usize,
-            "registry index overflows a token"
+            "poll-cache index overflows a token"
         );
         Token(((generation as u64) << 32) | index as u64)
     }
