@@ -324,7 +324,8 @@ impl PollDesc {
         }
     }
 
-    /// Allocates the descriptor of a non-blocking `fd` (Go's `poll_runtime_pollOpen`).
+    /// Takes a poll-cache slot for a non-blocking `fd` (Go's
+    /// `poll_runtime_pollOpen`); the returned handle owns it until dropped.
     ///
     /// The fd is added to an epoll instance lazily, at its first [`wait`](Self::wait).
     ///
