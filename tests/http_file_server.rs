@@ -124,8 +124,49 @@ fn a_single_range_is_206_and_an_unsatisfiable_one_416() {
     let (status, head, _) = curl_i(&["-r", "100-200", &url("/static/a.txt")]);
     assert_eq!(status, 416);
     assert_eq!(header(&head, "Content-Range"), Some("bytes */12"));
-    // Several ranges: the whole file (documented choice).
-    let (status, _, body) = curl_i(&["-r", "0-1,4-5", &url("/static/a.txt")]);
+}
+
+#[test]
+fn several_ranges_are_one_multipart_body_unless_they_outgrow_the_file() {
+    let (status, head, body) = curl_i(&["-r", "0-1,4-5,-2", &url("/static/a.txt")]);
+    assert_eq!(status, 206);
+    let ctype = header(&head, "Content-Type").unwrap();
+    let boundary = ctype
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap_or_else(|| panic!("not multipart: {ctype}"));
+    let part = |first: bool, range: &str, bytes: &str| {
+        format!(
+            "{}--{boundary}\r\nContent-Range: bytes {range}/12\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n{bytes}",
+            if first { "" } else { "\r\n" }
+        )
+    };
+    let want = part(true, "0-1", "he")
+        + &part(false, "4-5", "o,")
+        + &part(false, "10-11", "e\n")
+        + &format!("\r\n--{boundary}--\r\n");
+    assert_eq!(String::from_utf8_lossy(&body), want);
+    assert_eq!(
+        header(&head, "Content-Length"),
+        Some(want.len().to_string().as_str())
+    );
+    // HEAD: the same length, no body.
+    let (status, head_only, body) = curl_i(&["-I", "-r", "0-1,4-5,-2", &url("/static/a.txt")]);
+    assert_eq!((status, body.len()), (206, 0));
+    assert_eq!(
+        header(&head_only, "Content-Length"),
+        Some(want.len().to_string().as_str())
+    );
+    // A big file's parts go by sendfile and arrive whole.
+    let big = pattern(64 << 20);
+    let (status, _, body) = curl_i(&["-r", "0-99,5000000-5999999", &url("/static/big.bin")]);
+    assert_eq!(status, 206);
+    let needle = &big[5_000_000..5_000_100];
+    assert!(body.len() > 1_000_100, "{} bytes", body.len());
+    assert!(body.windows(100).any(|w| w == needle));
+    assert!(body.windows(100).any(|w| w == &big[..100]));
+    // More bytes than the file: the whole file, as Go answers.
+    let (status, _, body) = curl_i(&["-r", "0-11,0-11", &url("/static/a.txt")]);
     assert_eq!((status, &body[..]), (200, &b"hello, file\n"[..]));
 }
 

@@ -17,9 +17,11 @@
 //!   Go's precondition order: `If-Match`, `If-Unmodified-Since` (412),
 //!   `If-None-Match`, `If-Modified-Since` (304), `If-Range`;
 //! - one `Range` → 206 with `Content-Range`; none satisfiable → 416 with
-//!   `Content-Range: bytes */size`; **several ranges → the whole file,
-//!   200** (Go answers `multipart/byteranges`; RFC 9110 lets a server
-//!   ignore `Range`).
+//!   `Content-Range: bytes */size`; several → 206 with one
+//!   `multipart/byteranges` body, a part per range (each part's bytes by
+//!   `sendfile` too), unless together they are larger than the file, which
+//!   Go takes for an attack or a confused client and answers with the
+//!   whole file (200).
 //!
 //! **Symlinks:** followed while the file they lead to is inside the root
 //! (checked on the canonical path); one that leads out of it is a 404. Go's
@@ -337,8 +339,14 @@ fn serve_content(
                 .set("Content-Range", format!("bytes {s}-{}/{size}", s + l - 1));
             (206, s, l)
         }
-        // Several ranges: the whole file (see the module docs).
-        Some(Ok(_)) => (200, 0, size),
+        // More bytes than the file: the whole file (Go's sumRangesSize check).
+        Some(Ok(ranges)) if ranges.iter().map(|r| r.1).sum::<u64>() > size => (200, 0, size),
+        Some(Ok(ranges)) => {
+            if let Err(e) = serve_ranges(w, file, &ranges, size) {
+                log::debug!(target: "netpark::http", "sending {}: {e}", path.display());
+            }
+            return;
+        }
     };
     if start > 0 {
         if let Err(e) = file.seek(SeekFrom::Start(start)) {
@@ -349,6 +357,66 @@ fn serve_content(
     if let Err(e) = w.send_file(file, len) {
         log::debug!(target: "netpark::http", "sending {}: {e}", path.display());
     }
+}
+
+/// Several ranges as one `multipart/byteranges` body (Go's `ServeContent`
+/// with a `multipart.Writer`): each part is its boundary line, its
+/// `Content-Range` and `Content-Type`, a blank line and the bytes, sent by
+/// `sendfile`; the length of the whole is known beforehand, so it goes out
+/// with a `Content-Length` (Go's `rangesMIMESize`).
+fn serve_ranges(
+    w: &mut ResponseWriter<'_>,
+    file: &mut File,
+    ranges: &[(u64, u64)],
+    size: u64,
+) -> io::Result<()> {
+    let boundary = boundary();
+    let ctype = w
+        .headers_mut()
+        .get("Content-Type")
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let heads: Vec<String> = ranges
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, len))| {
+            format!(
+                "{}--{boundary}\r\nContent-Range: bytes {start}-{}/{size}\r\nContent-Type: {ctype}\r\n\r\n",
+                if i == 0 { "" } else { "\r\n" },
+                start + len - 1
+            )
+        })
+        .collect();
+    let end = format!("\r\n--{boundary}--\r\n");
+    let total = heads.iter().map(|h| h.len() as u64).sum::<u64>()
+        + ranges.iter().map(|r| r.1).sum::<u64>()
+        + end.len() as u64;
+    let h = w.headers_mut();
+    h.set(
+        "Content-Type",
+        format!("multipart/byteranges; boundary={boundary}"),
+    );
+    h.set("Content-Length", total.to_string());
+    w.write_header(206);
+    for (head, &(start, len)) in heads.iter().zip(ranges) {
+        w.write_all(head.as_bytes())?;
+        file.seek(SeekFrom::Start(start))?;
+        w.copy_file(file, len)?;
+    }
+    w.write_all(end.as_bytes())
+}
+
+/// A multipart boundary no file is likely to contain (Go's
+/// `randomBoundary`: 30 random bytes in hex): two words from std's
+/// randomly keyed hasher, so no dependency is needed for it.
+fn boundary() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let keys = RandomState::new();
+    let a = keys.hash_one(NEXT.fetch_add(1, Ordering::Relaxed));
+    let b = keys.hash_one(a);
+    format!("{a:016x}{b:016x}")
 }
 
 fn not_modified(w: &mut ResponseWriter<'_>) {

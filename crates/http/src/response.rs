@@ -201,14 +201,44 @@ impl<'c> ResponseWriter<'c> {
         }
         self.held = prefix;
         self.commit(false)?;
-        let n = netpark_net::io::copy_n(&mut &*self.conn, file, len - first as u64);
+        self.copy_file(file, len - first as u64)
+            .map(|n| n + first as u64)
+    }
+
+    /// Sends `len` bytes of `file`, from its offset, as the next body bytes
+    /// after what was written so far (a part of a `multipart/byteranges`
+    /// body), by `copy_n`, which takes `sendfile`: the header goes first if
+    /// it has not, and the bytes count against the declared length.
+    /// Returns how many bytes went (`len`, or 0 for a response without a
+    /// body).
+    pub(crate) fn copy_file(&mut self, file: &mut File, len: u64) -> io::Result<u64> {
+        if self.mode == Mode::Pending {
+            self.commit(false)?;
+        }
+        match self.mode {
+            Mode::NoBody => {
+                self.body_bytes += len;
+                return Ok(0);
+            }
+            Mode::Length(left) if len <= left => {}
+            _ => {
+                self.keep_alive = false;
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "http: copy_file needs a declared Content-Length that holds it",
+                ));
+            }
+        }
+        let n = netpark_net::io::copy_n(&mut &*self.conn, file, len);
         let sent = n.as_ref().map_or_else(netpark_net::io::done_before, |&n| n);
         self.body_bytes += sent;
-        self.mode = Mode::Length(len - first as u64 - sent);
+        if let Mode::Length(left) = self.mode {
+            self.mode = Mode::Length(left - sent);
+        }
         if n.is_err() {
             self.keep_alive = false;
         }
-        n.map(|n| n + first as u64)
+        n
     }
 
     /// Sends the header: decides the framing (module docs) and writes the
