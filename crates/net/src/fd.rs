@@ -221,7 +221,10 @@ impl NetFd {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         self.pd.evict();
         self.pd.close();
-        std::mem::forget(self);
+        // With CLOSED set, the drop's `close` is a no-op, so the fd stays
+        // open; the drop still vacates the poll-cache slot (forgetting the
+        // NetFd used to leak it).
+        drop(self);
         fd
     }
 

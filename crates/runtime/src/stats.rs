@@ -130,6 +130,9 @@ pub struct Stats {
     pub tasks_spawned: u64,
     /// Tasks spawned and not yet finished.
     pub tasks_live: u64,
+    /// fds with a `PollDesc` now: poll-cache slots in use (every open
+    /// socket and pipe of the net crate holds one).
+    pub poll_descs_live: u64,
     /// Times a task suspended in `park` (Go's `gopark`).
     pub parks: u64,
     /// Times a parked task was made runnable again (Go's `goready`).
@@ -190,5 +193,6 @@ pub fn stats() -> Stats {
         }
     }
     s.tasks_live = s.tasks_spawned.saturating_sub(finished);
+    s.poll_descs_live = crate::reactor::poll_cache::in_use();
     s
 }

@@ -235,3 +235,51 @@ fn a_stuck_worker_waking_mid_hand_off_runs_each_task_once_with_one_worker() {
 fn a_stuck_worker_waking_mid_hand_off_runs_each_task_once_with_two_workers() {
     hand_off_races_the_owner(2);
 }
+
+/// A spare worker that finds a wake in its inbox as it considers retiring
+/// runs that task instead of sleeping on it. The wake came from a plain
+/// thread while the spare was idle between two checks of its inbox; the
+/// last check, made on the way to retiring, queued the task but let the
+/// worker go to sleep with it queued, and a task holding a lock never ran
+/// again (found by `ten_thousand_tasks_of_random_sync_ops_lose_and_double_nothing`
+/// under CPU load).
+#[test]
+fn a_spare_worker_runs_a_wake_it_took_on_its_way_to_retiring() {
+    within(LIMIT, || {
+        let rt = runtime(1, "sparewake");
+        let rounds = rt.block_on(|| {
+            let (to_task, rx) = rt::sync::channel::<u32>(0);
+            let (tx, from_task) = rt::sync::channel::<u32>(0);
+            // Unstarted when the root blocks: the monitor hands it to a spare.
+            let echo = rt::spawn(move || {
+                for v in &rx {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+            });
+            let driver = std::thread::spawn(move || {
+                let mut seed = 0x2545_f491_4f6c_dd1du64;
+                for i in 0..20_000u32 {
+                    // Land some sends after the spare's spin has given up
+                    // (10 µs), where it heads for retiring and sleep.
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let until = Instant::now() + Duration::from_micros(seed % 40);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                    to_task.send(i).unwrap();
+                    assert_eq!(from_task.recv().unwrap(), i);
+                }
+                20_000u32
+            });
+            // Blocks the only worker until the driver is done.
+            let n = driver.join().unwrap();
+            echo.join().unwrap();
+            n
+        });
+        assert_eq!(rounds, 20_000);
+    });
+}

@@ -150,6 +150,12 @@ fn new_block() -> &'static [PollDesc; BLOCK] {
     Box::leak(block)
 }
 
+/// How many slots are filled now (`stats().poll_descs_live`).
+pub(crate) fn in_use() -> u64 {
+    let free = FREE.lock();
+    u64::from(free.made) - free.vacant.len() as u64
+}
+
 /// Lets every event of a batch reach the slot its token names
 /// (`PollDesc::notify`, which drops it unless the slot still holds that
 /// token, and otherwise sets `ready` and moves its waiters into `wake`).

@@ -9,7 +9,8 @@
 //!           → own unstarted → peers' unstarted (steal)
 //!   nothing, fed by the inbox lately and a peer is busy: spin a few µs
 //!                    watching the inbox and the peers' unstarted queues
-//!   nothing, a spare with no task left: retire (the thread exits)
+//!   nothing, a spare: read the inbox once more (anything: go round
+//!                    again), then with no task left retire (the thread exits)
 //!   nothing: sleeping = true; re-check the inbox; epoll_wait until the next timer
 //! ```
 
@@ -125,8 +126,15 @@ impl Worker {
             if self.spin() {
                 continue;
             }
-            if me.spare && self.retire() {
-                return Exit::Retired;
+            if me.spare {
+                // What the inbox holds now (a wake queues its task here)
+                // is work: run it, neither retire nor sleep on it.
+                if self.drain_inbox() > 0 {
+                    continue;
+                }
+                if self.retire() {
+                    return Exit::Retired;
+                }
             }
             // Idle: announce sleep, then re-check everything a waker could have
             // queued before seeing `sleeping`: our inbox (pairs with
@@ -205,7 +213,6 @@ impl Worker {
     /// came. Returns whether the worker retired.
     fn retire(&mut self) -> bool {
         let me = self.local.me.clone();
-        self.drain_inbox();
         let nothing_queued =
             || !me.runnext.is_full() && me.unstarted_len.load(Ordering::SeqCst) == 0;
         if !self.local.tasks.borrow().is_empty()
