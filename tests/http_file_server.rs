@@ -483,3 +483,74 @@ fn post_streams_a_chunked_body_to_a_handler() {
     let resp = http::get(&format!("http://{addr}/")).unwrap();
     assert_eq!(resp.body.len(), 100_000);
 }
+
+/// Reads from `s` until `suffix` has arrived (or the stream ends or stalls).
+fn read_until(s: &mut std::net::TcpStream, suffix: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut b = [0u8; 4096];
+    while !out.ends_with(suffix) {
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&b[..n]),
+        }
+    }
+    out
+}
+
+#[test]
+fn expect_100_continue_is_answered_at_the_first_body_read_and_only_then() {
+    use std::io::Write as _;
+    let addr = serve_http(Server::new(
+        |w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+            if r.path == "/refuse" {
+                w.write_header(413);
+                w.write_all(b"too big").unwrap();
+                return;
+            }
+            let mut body = Vec::new();
+            r.body.read_to_end(&mut body).unwrap();
+            write!(w, "got {}", String::from_utf8_lossy(&body)).unwrap();
+        },
+    ));
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The client holds its body back until the 100 comes.
+    s.write_all(
+        b"POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        read_until(&mut s, b"\r\n\r\n"),
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+    );
+    s.write_all(b"hello").unwrap();
+    let resp = String::from_utf8(read_until(&mut s, b"got hello")).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert!(!resp.contains("Connection: close"), "{resp}");
+    // The connection goes on, and a request without the header gets no 100.
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+        .unwrap();
+    let resp = String::from_utf8(read_until(&mut s, b"got hi")).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+
+    // A handler that answers without reading: no 100, and the connection
+    // closes after the answer (the client may still send its body).
+    let out = raw_exchange(
+        addr,
+        b"POST /refuse HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+    assert!(out.contains("Connection: close\r\n"), "{out}");
+    assert!(!out.contains("100 Continue"), "{out}");
+
+    // Any other expectation: 417, as Go answers.
+    let out = raw_exchange(
+        addr,
+        b"POST /up HTTP/1.1\r\nHost: x\r\nExpect: the-unexpected\r\nContent-Length: 5\r\n\r\nhello",
+        Duration::from_secs(10),
+    );
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 417 "));
+}

@@ -2,8 +2,11 @@
 
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read};
+
+use netpark_net::TcpStream;
 
 use crate::conn::Wire;
 use crate::headers::Headers;
@@ -60,12 +63,67 @@ enum Chunk {
     Trailer,
 }
 
+/// `Expect: 100-continue` on one request (Go's `expectContinueReader`): a
+/// client that sent it waits for `100 Continue` before it sends the body.
+/// The server sends that line at the handler's first read of the body, and
+/// only while no response has begun: a handler that answers first (a 413,
+/// a 401, a redirect) leaves the body unsent, and the connection closes
+/// after that response, since the client may still be about to send it.
+///
+/// ```text
+///   state     who moves it (the connection's task only)        to
+///   PENDING   the body's first read: writes the 100 line      SENT
+///   PENDING   the response header going out first             TOO_LATE
+/// ```
+pub(crate) struct ExpectContinue<'c> {
+    /// The socket the 100 line goes to, ahead of the response.
+    conn: &'c TcpStream,
+    /// PENDING / SENT / TOO_LATE; moved by `Body::read` and the
+    /// response's commit.
+    state: Cell<u8>,
+}
+
+const PENDING: u8 = 0;
+const SENT: u8 = 1;
+const TOO_LATE: u8 = 2;
+
+impl<'c> ExpectContinue<'c> {
+    pub(crate) fn new(conn: &'c TcpStream) -> ExpectContinue<'c> {
+        ExpectContinue {
+            conn,
+            state: Cell::new(PENDING),
+        }
+    }
+
+    /// The body is about to be read: ask the client for it.
+    fn before_body_read(&self) -> io::Result<()> {
+        if self.state.get() == PENDING {
+            self.state.set(SENT);
+            self.conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
+        Ok(())
+    }
+
+    /// The response header is going out: too late for a 100. Returns
+    /// whether the body was never asked for, so the connection must close
+    /// after the response.
+    pub(crate) fn before_response(&self) -> bool {
+        let never_asked = self.state.get() == PENDING;
+        if never_asked {
+            self.state.set(TOO_LATE);
+        }
+        never_asked
+    }
+}
+
 /// A request's body, read from the connection (Go's `Request.Body`).
 pub struct Body<'c> {
     /// The connection; `None` for a body made up by a test or a handler.
     conn: Option<&'c mut (dyn Wire + 'c)>,
     /// Bytes of a `Content-Length` body left, or the chunked state.
     state: State,
+    /// The request's `Expect: 100-continue`, until the first read.
+    expect: Option<&'c ExpectContinue<'c>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +153,16 @@ impl<'c> Body<'c> {
         Body {
             conn: Some(conn),
             state,
+            expect: None,
         }
+    }
+
+    /// The body of a request that sent `Expect: 100-continue`.
+    pub(crate) fn expecting(mut self, expect: &'c ExpectContinue<'c>) -> Body<'c> {
+        if !self.is_done() {
+            self.expect = Some(expect);
+        }
+        self
     }
 
     /// A body with nothing in it.
@@ -103,6 +170,7 @@ impl<'c> Body<'c> {
         Body {
             conn: None,
             state: State::Done,
+            expect: None,
         }
     }
 
@@ -208,6 +276,9 @@ impl Read for Body<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() {
             return Ok(0);
+        }
+        if let Some(e) = self.expect.take() {
+            e.before_body_read()?;
         }
         match self.state {
             State::Done => Ok(0),

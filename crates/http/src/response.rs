@@ -26,6 +26,7 @@ use std::time::SystemTime;
 use netpark_net::TcpStream;
 
 use crate::headers::Headers;
+use crate::request::ExpectContinue;
 
 /// Body bytes held before the header is committed.
 const HOLD: usize = 4096;
@@ -76,6 +77,9 @@ pub struct ResponseWriter<'c> {
     held: Vec<u8>,
     /// Body bytes accepted (sent, or counted for a HEAD).
     body_bytes: u64,
+    /// The request's `Expect: 100-continue`, if it sent one: the header
+    /// going out ends the chance of a 100.
+    expect: Option<&'c ExpectContinue<'c>>,
 }
 
 impl std::fmt::Debug for ResponseWriter<'_> {
@@ -105,6 +109,7 @@ pub fn status_text(code: u16) -> &'static str {
         408 => "Request Timeout",
         411 => "Length Required",
         412 => "Precondition Failed",
+        417 => "Expectation Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
         416 => "Range Not Satisfiable",
@@ -133,7 +138,13 @@ impl<'c> ResponseWriter<'c> {
             mode: Mode::Pending,
             held: Vec::new(),
             body_bytes: 0,
+            expect: None,
         }
+    }
+
+    /// Ties the response to its request's `Expect: 100-continue`.
+    pub(crate) fn expecting(&mut self, expect: &'c ExpectContinue<'c>) {
+        self.expect = Some(expect);
     }
 
     /// The header fields to send (Go's `Header()`).
@@ -246,6 +257,12 @@ impl<'c> ResponseWriter<'c> {
     fn commit(&mut self, finishing: bool) -> io::Result<()> {
         debug_assert_eq!(self.mode, Mode::Pending);
         if self.headers.has_token("Connection", "close") {
+            self.keep_alive = false;
+        }
+        if self.expect.is_some_and(|e| e.before_response()) {
+            // The client held its body back for a 100 it will not get:
+            // it may send the body yet, so nothing after this response
+            // can be read as a request.
             self.keep_alive = false;
         }
         let declared = self

@@ -12,7 +12,10 @@
 //!                        long → 414, bad version → 505, malformed → 400
 //!                        (each then closes)
 //!   frame the body       Transfer-Encoding: chunked or Content-Length; both,
-//!                        or any other coding → 400
+//!                        or any other coding → 400; `Expect: 100-continue`
+//!                        → "100 Continue" at the handler's first body read
+//!                        (none if it answers first: then close after), any
+//!                        other `Expect` → 417
 //!   handle               write deadline = now + write_timeout; the handler
 //!                        runs under catch_unwind: a panic is logged and
 //!                        closes this connection only
@@ -37,7 +40,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::conn::ConnReader;
 use crate::headers::Headers;
-use crate::request::{Body, Framing, Request};
+use crate::request::{Body, ExpectContinue, Framing, Request};
 use crate::response::{status_text, ResponseWriter};
 use crate::Handler;
 
@@ -248,11 +251,26 @@ impl Server {
         } else {
             head.headers.has_token("Connection", "keep-alive")
         };
+        // Go's rules: `100-continue` from an HTTP/1.1 client is honoured
+        // (request.rs, `ExpectContinue`), any other expectation is a 417.
+        let wants_continue = match head.headers.get("Expect") {
+            None => false,
+            Some(e) if e.trim().eq_ignore_ascii_case("100-continue") => head.version >= 1,
+            Some(_) => {
+                reject(conn, 417);
+                return Ok(false);
+            }
+        };
+        let expect = ExpectContinue::new(conn);
         let is_head = head.method == "HEAD";
         let method = head.method.clone();
         let target = head.target.clone();
         let mut w = ResponseWriter::new(conn, is_head, head.version, keep_alive);
-        let body = Body::new(reader, head.framing);
+        let mut body = Body::new(reader, head.framing);
+        if wants_continue && !body.is_done() {
+            body = body.expecting(&expect);
+            w.expecting(&expect);
+        }
         let mut req = Request {
             method: head.method,
             target: head.target,
