@@ -554,3 +554,31 @@ fn expect_100_continue_is_answered_at_the_first_body_read_and_only_then() {
     );
     assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 417 "));
 }
+
+#[test]
+fn host_must_be_there_once_and_options_star_is_the_servers_own() {
+    let status = |req: &[u8]| {
+        let out = raw_exchange(server(), req, Duration::from_secs(5));
+        String::from_utf8_lossy(&out)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(status(b"GET /static/a.txt HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    assert!(
+        status(b"GET /static/a.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            .starts_with("HTTP/1.1 400 ")
+    );
+    // HTTP/1.0 needs none.
+    assert!(status(b"GET /static/a.txt HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 200 "));
+    let out = raw_exchange(
+        server(),
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("Content-Length: 0\r\n"), "{out}");
+    assert!(status(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 400 "));
+}

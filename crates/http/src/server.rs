@@ -9,8 +9,10 @@
 //!                        request: read_header_timeout); once a byte of it
 //!                        has come, now + read_header_timeout
 //!   parse the header     httparse on the buffer; too big → 431, target too
-//!                        long → 414, bad version → 505, malformed → 400
-//!                        (each then closes)
+//!                        long → 414, bad version → 505, malformed, no Host
+//!                        in HTTP/1.1, two Hosts, `*` but for OPTIONS → 400
+//!                        (each then closes); `OPTIONS *` is answered 200
+//!                        by the server itself (Go's globalOptionsHandler)
 //!   frame the body       Transfer-Encoding: chunked or Content-Length; both,
 //!                        or any other coding → 400; `Expect: 100-continue`
 //!                        → "100 Continue" at the handler's first body read
@@ -281,7 +283,13 @@ impl Server {
             body,
         };
         let handled = panic::catch_unwind(AssertUnwindSafe(|| {
-            self.handler.serve(&mut w, &mut req);
+            if req.method == "OPTIONS" && req.target == "*" {
+                // The server's own answer (Go's globalOptionsHandler).
+                w.headers_mut().set("Content-Length", "0");
+                w.write_header(200);
+            } else {
+                self.handler.serve(&mut w, &mut req);
+            }
         }));
         if handled.is_err() {
             log::error!(
@@ -358,7 +366,14 @@ fn parse_head(buf: &[u8]) -> Parsed {
     for f in req.headers.iter() {
         headers.add(f.name, f.value);
     }
-    if version == 1 && !headers.contains("Host") {
+    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host (Go:
+    // "missing required Host header", "too many Host headers").
+    let hosts = headers.get_all("Host").count();
+    if (version == 1 && hosts == 0) || hosts > 1 {
+        return Parsed::Reject(400);
+    }
+    // The asterisk form is OPTIONS's alone (RFC 9112 §3.2.4).
+    if target == "*" && method != "OPTIONS" {
         return Parsed::Reject(400);
     }
     let framing = match framing(&headers) {
