@@ -582,3 +582,75 @@ fn host_must_be_there_once_and_options_star_is_the_servers_own() {
     assert!(out.contains("Content-Length: 0\r\n"), "{out}");
     assert!(status(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 400 "));
 }
+
+#[test]
+fn shutdown_closes_idle_connections_and_lets_a_response_in_flight_finish() {
+    use std::io::{Read as _, Write as _};
+    let server = Server::new(
+        |w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+            if r.path == "/slow" {
+                netpark::sleep(Duration::from_millis(300)).unwrap();
+            }
+            w.write_all(b"done").unwrap();
+        },
+    );
+    let handle = server.handle();
+    let addr = serve_http(server);
+    // One connection idle after a request, one in the middle of a slow one.
+    let mut idle = std::net::TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    idle.write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_until(&mut idle, b"done").ends_with(b"done"));
+    let mut busy = std::net::TcpStream::connect(addr).unwrap();
+    busy.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+
+    let shut = std::thread::spawn(move || handle.shutdown(Duration::from_secs(10)));
+    // The idle connection is closed at once.
+    let mut b = [0u8; 16];
+    assert_eq!(
+        idle.read(&mut b).unwrap_or(0),
+        0,
+        "the idle connection stays open"
+    );
+    // The slow response arrives whole, marked as the connection's last.
+    let resp = String::from_utf8(read_until(&mut busy, b"done")).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert!(resp.contains("Connection: close\r\n"), "{resp}");
+    assert!(resp.ends_with("done"), "{resp}");
+    assert_eq!(busy.read(&mut b).unwrap_or(0), 0);
+    shut.join()
+        .unwrap()
+        .expect("shutdown ends once both are gone");
+    // Nothing listens any more.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn shutdown_says_so_when_a_connection_outlasts_its_timeout() {
+    use std::io::Write as _;
+    let server = Server::new(
+        |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
+            netpark::sleep(Duration::from_millis(800)).unwrap();
+            w.write_all(b"late").unwrap();
+        },
+    );
+    let handle = server.handle();
+    let addr = serve_http(server);
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let e = handle.shutdown(Duration::from_millis(100)).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+    assert!(e.to_string().contains("1 connection(s)"), "{e}");
+    // `serve` has returned too (its wait ends at the same deadline), so the
+    // runtime that served is gone and the connection with it: closed, with
+    // no 500 (the handler's unwind was the runtime's, not a panic).
+    assert_eq!(read_until(&mut c, b"late"), b"");
+}

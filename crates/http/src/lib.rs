@@ -42,6 +42,7 @@ mod headers;
 mod request;
 mod response;
 mod server;
+mod shutdown;
 mod strip;
 
 pub use client::{get, post, Response};
@@ -50,6 +51,7 @@ pub use headers::Headers;
 pub use request::{Body, Request};
 pub use response::{error, not_found, status_text, ResponseWriter};
 pub use server::{listen_and_serve, Server};
+pub use shutdown::ServerHandle;
 pub use strip::{strip_prefix, StripPrefix};
 
 /// Answers requests (Go's `http.Handler`). Closures

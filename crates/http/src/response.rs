@@ -27,6 +27,7 @@ use netpark_net::TcpStream;
 
 use crate::headers::Headers;
 use crate::request::ExpectContinue;
+use crate::shutdown::Tracker;
 
 /// Body bytes held before the header is committed.
 const HOLD: usize = 4096;
@@ -80,6 +81,10 @@ pub struct ResponseWriter<'c> {
     /// The request's `Expect: 100-continue`, if it sent one: the header
     /// going out ends the chance of a 100.
     expect: Option<&'c ExpectContinue<'c>>,
+    /// The server's shutdown state: a header that goes out once a
+    /// shutdown has begun says `Connection: close` (Go's `shuttingDown`
+    /// check in `writeHeader`).
+    tracker: Option<&'c Tracker>,
 }
 
 impl std::fmt::Debug for ResponseWriter<'_> {
@@ -139,7 +144,13 @@ impl<'c> ResponseWriter<'c> {
             held: Vec::new(),
             body_bytes: 0,
             expect: None,
+            tracker: None,
         }
+    }
+
+    /// Ties the response to its server's shutdown.
+    pub(crate) fn tracked(&mut self, tracker: &'c Tracker) {
+        self.tracker = Some(tracker);
     }
 
     /// Ties the response to its request's `Expect: 100-continue`.
@@ -257,6 +268,9 @@ impl<'c> ResponseWriter<'c> {
     fn commit(&mut self, finishing: bool) -> io::Result<()> {
         debug_assert_eq!(self.mode, Mode::Pending);
         if self.headers.has_token("Connection", "close") {
+            self.keep_alive = false;
+        }
+        if self.tracker.is_some_and(Tracker::closing) {
             self.keep_alive = false;
         }
         if self.expect.is_some_and(|e| e.before_response()) {

@@ -44,6 +44,7 @@ use crate::conn::ConnReader;
 use crate::headers::Headers;
 use crate::request::{Body, ExpectContinue, Framing, Request};
 use crate::response::{status_text, ResponseWriter};
+use crate::shutdown::{ServerHandle, Tracker};
 use crate::Handler;
 
 /// The longest request target accepted (longer: 414).
@@ -73,6 +74,8 @@ pub struct Server {
     write_timeout: Option<Duration>,
     /// The most bytes a request line and header fields may take.
     max_header_bytes: usize,
+    /// Its listeners and connections, for a graceful shutdown.
+    tracker: Arc<Tracker>,
 }
 
 impl std::fmt::Debug for Server {
@@ -95,7 +98,14 @@ impl Server {
             idle_timeout: Some(Duration::from_secs(120)),
             write_timeout: None,
             max_header_bytes: 1 << 20,
+            tracker: Arc::default(),
         }
+    }
+
+    /// A handle that shuts this server down gracefully once it serves
+    /// ([`ServerHandle::shutdown`], Go's `Server.Shutdown`).
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle(self.tracker.clone())
     }
 
     /// Go's `ReadHeaderTimeout`; `None` for no limit.
@@ -124,15 +134,27 @@ impl Server {
 
     /// Accepts connections on `ln` and serves each on its own task until
     /// the listener is closed (Go's `Server.Serve`). Must run in a task.
+    /// Returns `Ok` after a [`ServerHandle::shutdown`], once that is done
+    /// (its connections have ended, or its timeout passed), so a program
+    /// whose root task serves does not end under the connections still
+    /// answering.
     ///
     /// # Errors
     ///
     /// The accept error that ended it (closed: `NotConnected`).
     pub fn serve(self, ln: TcpListener) -> io::Result<()> {
         let server = Arc::new(self);
+        let ln = Arc::new(ln);
+        if !server.tracker.add_listener(&ln) {
+            return Ok(());
+        }
         loop {
             let (conn, peer) = match ln.accept() {
                 Ok(c) => c,
+                Err(_) if server.tracker.closing() => {
+                    server.tracker.wait_shutdown();
+                    return Ok(());
+                }
                 Err(e) if netpark_net::is_closed(&e) || netpark_net::is_cancelled(&e) => {
                     return Err(e)
                 }
@@ -172,10 +194,15 @@ impl Server {
     }
 
     fn serve_conn(&self, conn: TcpStream) {
+        let conn = Arc::new(conn);
+        let Some(tracked) = self.tracker.add_conn(&conn) else {
+            return; // shutting down: dropped, so closed
+        };
+        let id = tracked.id;
         let mut reader = ConnReader::new(&conn, self.max_header_bytes + 4096);
         let mut first = true;
         loop {
-            match self.serve_one(&conn, &mut reader, first) {
+            match self.serve_one(&conn, &mut reader, first, id) {
                 Ok(true) => first = false,
                 Ok(false) => break,
                 Err(e) => {
@@ -197,9 +224,14 @@ impl Server {
         conn: &TcpStream,
         reader: &mut ConnReader<'_>,
         first: bool,
+        id: u64,
     ) -> io::Result<bool> {
-        // Wait for the request's first byte, then its whole header.
+        // Wait for the request's first byte (idle meanwhile, so a shutdown
+        // may close the connection), then its whole header.
         if reader.buffered().is_empty() {
+            if !self.tracker.idle(id) {
+                return Ok(false);
+            }
             let wait = if first {
                 self.read_header_timeout
             } else {
@@ -210,6 +242,7 @@ impl Server {
                 return Ok(false);
             }
         }
+        self.tracker.active(id);
         let start = Instant::now();
         conn.set_read_deadline(Self::deadline(self.read_header_timeout))?;
         let head = loop {
@@ -268,6 +301,7 @@ impl Server {
         let method = head.method.clone();
         let target = head.target.clone();
         let mut w = ResponseWriter::new(conn, is_head, head.version, keep_alive);
+        w.tracked(&self.tracker);
         let mut body = Body::new(reader, head.framing);
         if wants_continue && !body.is_done() {
             body = body.expecting(&expect);
@@ -291,7 +325,12 @@ impl Server {
                 self.handler.serve(&mut w, &mut req);
             }
         }));
-        if handled.is_err() {
+        if let Err(p) = handled {
+            if netpark_runtime::shutdown_unwinding() {
+                // The runtime is going away under the handler: not the
+                // handler's panic; let the task unwind.
+                panic::resume_unwind(p);
+            }
             log::error!(
                 target: "netpark::http",
                 "panic serving {method} {target}; closing the connection"

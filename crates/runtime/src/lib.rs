@@ -70,7 +70,7 @@ pub fn cold<R>(f: impl FnOnce() -> R) -> R {
 
 pub use reactor::poll_cache::PollHandle;
 pub use reactor::poll_desc::{Mode, PollDesc};
-pub use scheduler::{dump, run, Builder, Handle, Runtime};
+pub use scheduler::{dump, run, shutdown_unwinding, Builder, Handle, Runtime};
 pub use stats::{record_copy, stats, CopyPath, CopyStats, PathStats, Stats};
 pub use task::blocking::run_blocking;
 pub use task::coop::consume_budget;

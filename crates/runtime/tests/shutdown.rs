@@ -201,3 +201,25 @@ fn wakes_from_threads_racing_with_shutdown_are_dropped_cleanly() {
         }
     });
 }
+
+#[test]
+fn a_task_that_catches_the_shutdown_unwind_and_returns_does_not_abort_the_process() {
+    let _s = serial();
+    within(LIMIT, || {
+        let rt = Runtime::builder().workers(1).build().unwrap();
+        let caught = Arc::new(AtomicBool::new(false));
+        let c = caught.clone();
+        let h = rt.spawn(move || {
+            // A server's catch_unwind around a handler that is parked when
+            // the runtime goes away: it catches the runtime's unwind too,
+            // then carries on to the task's normal end.
+            let r = std::panic::catch_unwind(|| rt::sleep(Duration::from_secs(3600)));
+            c.store(r.is_err() && rt::shutdown_unwinding(), Ordering::SeqCst);
+            7
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        drop(rt);
+        assert!(caught.load(Ordering::SeqCst), "the unwind reached the task");
+        assert!(matches!(h.join(), Err(JoinError::Shutdown)));
+    });
+}

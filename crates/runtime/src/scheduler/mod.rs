@@ -488,6 +488,19 @@ pub(crate) fn forced_unwind() -> bool {
     FORCED_UNWIND.with(|f| f.get())
 }
 
+/// Whether the calling thread is unwinding a task's stack because the
+/// task's runtime is shutting down (its destructors run; waits fail at
+/// once with "runtime shut down").
+///
+/// Code that catches panics inside a task, as a server does around each
+/// handler, catches that unwind too; it should pass it on with
+/// `std::panic::resume_unwind` rather than answer it as a handler's panic.
+/// (Caught and not passed on, the task just ends early; the process goes
+/// on either way.)
+pub fn shutdown_unwinding() -> bool {
+    forced_unwind()
+}
+
 /// The poller of this worker thread, if this is a worker.
 pub(crate) fn current_worker_poller() -> Option<Arc<Poller>> {
     with_local(|l| {

@@ -414,10 +414,14 @@ impl Builder {
                 // the unwind reach the coroutine's base instead of stopping
                 // here (the worker then abandons the join, see join.rs).
                 Err(p) if scheduler::forced_unwind() => panic::resume_unwind(p),
-                r => context::with_current(|t| {
-                    t.expect("a task body runs as the current task")
-                        .join
-                        .complete(r)
+                r => context::with_current(|t| match t {
+                    Some(t) => t.join.complete(r),
+                    // The same unwind, caught by the task's own code (a
+                    // server's `catch_unwind` around its handlers), which
+                    // then ran to its end: nobody is current during the
+                    // unwind, and the worker abandons the join.
+                    None if scheduler::forced_unwind() => drop(r),
+                    None => unreachable!("a task body runs as the current task"),
                 }),
             }
         };

@@ -1,0 +1,212 @@
+//! Graceful shutdown (Go's `Server.Shutdown`): stop accepting, close the
+//! connections that are waiting for a request, let the others finish the
+//! response they are on, and return once every connection is gone or the
+//! time is up.
+//!
+//! # A connection's states (Go's `ConnState`, without `StateNew`)
+//!
+//! ```text
+//!   state    who moves it                                            to
+//!   ───────  ──────────────────────────────────────────────────────  ──────
+//!   idle     its task, when a request's first byte is there           active
+//!   active   its task, its response done, unless shutting down        idle
+//!   active   its task, its response done, shutting down (sent with    gone
+//!            `Connection: close`)
+//!   idle     shutdown: closes the socket; the task's wait fails       gone
+//! ```
+//!
+//! A connection starts idle, waiting for its first request. Every move and
+//! the `closing` flag are under one lock, so shutdown closes only the
+//! connections idle at that instant, and an active one sees the flag when
+//! its response is done. As in Go, a request whose first bytes are on the
+//! wire as its idle connection is closed is lost; HTTP/1.1 lets a server
+//! close an idle connection at any time, and clients retry.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use netpark_net::{TcpListener, TcpStream};
+
+/// Every listener and connection of one `Server`, for `shutdown`.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    /// Held for a few instructions at a time, never across a wait or a wake.
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// `shutdown` has begun; set once.
+    closing: bool,
+    /// When the shutdown gives up waiting; set with `closing`.
+    deadline: Option<Instant>,
+    /// The listeners `serve` accepts on; taken and closed by `shutdown`.
+    listeners: Vec<Arc<TcpListener>>,
+    /// Open connections by id: the socket and whether it is idle.
+    conns: HashMap<u64, (Arc<TcpStream>, bool)>,
+    /// The next connection id.
+    next: u64,
+}
+
+impl Tracker {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic never happens under this lock; a poisoned one is still sound.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `shutdown` has begun.
+    pub(crate) fn closing(&self) -> bool {
+        self.lock().closing
+    }
+
+    /// Adds a listener; false (and the caller closes it) when shutting down.
+    pub(crate) fn add_listener(&self, ln: &Arc<TcpListener>) -> bool {
+        let mut st = self.lock();
+        if st.closing {
+            return false;
+        }
+        st.listeners.push(ln.clone());
+        true
+    }
+
+    /// Adds a new connection (idle), or `None` when shutting down; the
+    /// guard takes it out again when it drops, also when the connection's
+    /// task is unwound (the tracker would otherwise keep its socket open).
+    pub(crate) fn add_conn(&self, conn: &Arc<TcpStream>) -> Option<TrackedConn<'_>> {
+        let mut st = self.lock();
+        if st.closing {
+            return None;
+        }
+        let id = st.next;
+        st.next += 1;
+        st.conns.insert(id, (conn.clone(), true));
+        Some(TrackedConn { tracker: self, id })
+    }
+
+    /// The connection goes idle (waits for its next request); false when
+    /// shutting down, and it should end instead.
+    pub(crate) fn idle(&self, id: u64) -> bool {
+        let mut st = self.lock();
+        if st.closing {
+            return false;
+        }
+        if let Some(c) = st.conns.get_mut(&id) {
+            c.1 = true;
+        }
+        true
+    }
+
+    /// A request has begun on the connection.
+    pub(crate) fn active(&self, id: u64) {
+        if let Some(c) = self.lock().conns.get_mut(&id) {
+            c.1 = false;
+        }
+    }
+
+    /// See [`ServerHandle::shutdown`].
+    fn shutdown(&self, timeout: Duration) -> io::Result<()> {
+        let (listeners, deadline) = {
+            let mut st = self.lock();
+            st.closing = true;
+            let deadline = *st.deadline.get_or_insert(Instant::now() + timeout);
+            (std::mem::take(&mut st.listeners), deadline)
+        };
+        for ln in listeners {
+            let _ = ln.close();
+        }
+        self.drain(deadline)
+    }
+
+    /// `serve`'s end after a shutdown: returns once the shutdown is done,
+    /// so a program whose root task serves does not end (and unwind the
+    /// connections still answering) before its shutdown has let them
+    /// finish. Go leaves that wait to the caller of `Serve`.
+    pub(crate) fn wait_shutdown(&self) {
+        let deadline = self.lock().deadline;
+        if let Some(d) = deadline {
+            let _ = self.drain(d);
+        }
+    }
+
+    /// Closes idle connections until none is left or `deadline` passes.
+    fn drain(&self, deadline: Instant) -> io::Result<()> {
+        // Go polls too, from 1 ms doubling to 500 ms.
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let (idle, left) = {
+                let st = self.lock();
+                let idle: Vec<Arc<TcpStream>> = st
+                    .conns
+                    .values()
+                    .filter(|c| c.1)
+                    .map(|c| c.0.clone())
+                    .collect();
+                (idle, st.conns.len())
+            };
+            // Outside the lock: a close wakes the connection's task.
+            for c in idle {
+                let _ = c.close();
+            }
+            if left == 0 {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("http: shutdown timed out with {left} connection(s) still open"),
+                ));
+            }
+            netpark_runtime::sleep(pause.min(deadline - now))?;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+/// One connection's entry in its `Tracker`, from `add_conn` to its drop.
+pub(crate) struct TrackedConn<'t> {
+    /// The tracker holding the entry.
+    tracker: &'t Tracker,
+    /// The entry's id.
+    pub(crate) id: u64,
+}
+
+impl Drop for TrackedConn<'_> {
+    fn drop(&mut self) {
+        // The socket is closed by whoever drops it last, after the lock.
+        let gone = self.tracker.lock().conns.remove(&self.id);
+        drop(gone);
+    }
+}
+
+/// Shuts a [`Server`](crate::Server) down from any task or thread (Go's
+/// `Server.Shutdown`); made by [`Server::handle`](crate::Server::handle)
+/// before `serve` takes the server.
+#[derive(Clone)]
+pub struct ServerHandle(pub(crate) Arc<Tracker>);
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// Stops the server gracefully: closes its listeners (so `serve`
+    /// returns `Ok`), closes every connection waiting for a request, lets
+    /// each connection in the middle of one finish its response (sent with
+    /// `Connection: close`), and returns once all have ended.
+    ///
+    /// # Errors
+    ///
+    /// `TimedOut` when connections are still open after `timeout` (they
+    /// are left to finish); `Interrupted` when the calling task is
+    /// cancelled while it waits.
+    pub fn shutdown(&self, timeout: Duration) -> io::Result<()> {
+        self.0.shutdown(timeout)
+    }
+}
