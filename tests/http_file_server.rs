@@ -654,3 +654,23 @@ fn shutdown_says_so_when_a_connection_outlasts_its_timeout() {
     // no 500 (the handler's unwind was the runtime's, not a panic).
     assert_eq!(read_until(&mut c, b"late"), b"");
 }
+
+#[test]
+fn a_cancelled_serve_gives_its_port_back() {
+    netpark::run(|| {
+        let ln = netpark::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = ln.local_addr().unwrap();
+        let server = Server::new(
+            |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
+                w.write_all(b"x").unwrap();
+            },
+        );
+        let _handle = server.handle(); // kept alive: it must not keep the socket
+        let h = netpark::spawn(move || server.serve(ln));
+        netpark::sleep(Duration::from_millis(20)).unwrap();
+        h.cancel();
+        let served = h.join().unwrap();
+        assert!(served.is_err(), "serve ends with the cancel");
+        netpark::net::TcpListener::bind(addr).expect("the port is free again");
+    });
+}

@@ -145,9 +145,9 @@ impl Server {
     pub fn serve(self, ln: TcpListener) -> io::Result<()> {
         let server = Arc::new(self);
         let ln = Arc::new(ln);
-        if !server.tracker.add_listener(&ln) {
+        let Some(_tracked) = server.tracker.add_listener(&ln) else {
             return Ok(());
-        }
+        };
         loop {
             let (conn, peer) = match ln.accept() {
                 Ok(c) => c,

@@ -63,14 +63,18 @@ impl Tracker {
         self.lock().closing
     }
 
-    /// Adds a listener; false (and the caller closes it) when shutting down.
-    pub(crate) fn add_listener(&self, ln: &Arc<TcpListener>) -> bool {
+    /// Adds a listener, or `None` when shutting down; the guard takes it
+    /// out again when `serve` returns, so the socket closes with it then.
+    pub(crate) fn add_listener(&self, ln: &Arc<TcpListener>) -> Option<TrackedListener<'_>> {
         let mut st = self.lock();
         if st.closing {
-            return false;
+            return None;
         }
         st.listeners.push(ln.clone());
-        true
+        Some(TrackedListener {
+            tracker: self,
+            ln: ln.clone(),
+        })
     }
 
     /// Adds a new connection (idle), or `None` when shutting down; the
@@ -164,6 +168,28 @@ impl Tracker {
             netpark_runtime::sleep(pause.min(deadline - now))?;
             pause = (pause * 2).min(Duration::from_millis(500));
         }
+    }
+}
+
+/// A listener's entry in its `Tracker`, from `add_listener` to its drop.
+pub(crate) struct TrackedListener<'t> {
+    /// The tracker holding the entry.
+    tracker: &'t Tracker,
+    /// The listener, to find its entry.
+    ln: Arc<TcpListener>,
+}
+
+impl Drop for TrackedListener<'_> {
+    fn drop(&mut self) {
+        let gone: Vec<Arc<TcpListener>> = {
+            let mut st = self.tracker.lock();
+            let (gone, kept) = std::mem::take(&mut st.listeners)
+                .into_iter()
+                .partition(|l| Arc::ptr_eq(l, &self.ln));
+            st.listeners = kept;
+            gone
+        };
+        drop(gone);
     }
 }
 
