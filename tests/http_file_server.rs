@@ -674,3 +674,47 @@ fn a_cancelled_serve_gives_its_port_back() {
         netpark::net::TcpListener::bind(addr).expect("the port is free again");
     });
 }
+
+#[test]
+fn serve_mux_routes_as_go_does() {
+    let mut mux = http::ServeMux::new();
+    mux.handle(
+        "GET /hello",
+        |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
+            w.write_all(b"hello").unwrap();
+        },
+    )
+    .handle(
+        "POST /items/",
+        |w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+            write!(w, "posted to {}", r.path).unwrap();
+        },
+    )
+    .handle(
+        "/static/",
+        http::strip_prefix("/static/", http::FileServer::new(root())),
+    );
+    let addr = serve_http(Server::new(mux));
+    let u = |p: &str| format!("http://{addr}{p}");
+    assert_eq!(curl(&[&u("/hello")]), b"hello");
+    let (status, head, body) = curl_i(&["-I", &u("/hello")]);
+    assert_eq!((status, body.len()), (200, 0), "{head}");
+    assert_eq!(
+        curl(&["-X", "POST", "-d", "x", &u("/items/42")]),
+        b"posted to /items/42"
+    );
+    let (status, head, _) = curl_i(&["-X", "DELETE", &u("/items/42")]);
+    assert_eq!(status, 405);
+    assert_eq!(header(&head, "Allow"), Some("POST"));
+    let (status, head, _) = curl_i(&["-X", "PUT", &u("/hello")]);
+    assert_eq!(status, 405);
+    assert_eq!(header(&head, "Allow"), Some("GET, HEAD"));
+    let (status, head, _) = curl_i(&[&u("/items?x=1")]);
+    assert_eq!(status, 301);
+    assert_eq!(header(&head, "Location"), Some("/items/?x=1"));
+    let (status, head, _) = curl_i(&["--path-as-is", &u("/static/sub/../a.txt")]);
+    assert_eq!(status, 301);
+    assert_eq!(header(&head, "Location"), Some("/static/a.txt"));
+    assert_eq!(curl(&[&u("/static/a.txt")]), b"hello, file\n");
+    assert_eq!(curl_i(&[&u("/elsewhere")]).0, 404);
+}

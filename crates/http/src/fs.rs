@@ -93,8 +93,8 @@ pub(crate) fn clean(path: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-/// Go's `localRedirect`: 301 to a path relative to this one.
-fn redirect(w: &mut ResponseWriter<'_>, r: &Request<'_>, to: &str) {
+/// Go's `localRedirect`: 301 to `to`, the request's query kept.
+pub(crate) fn redirect(w: &mut ResponseWriter<'_>, r: &Request<'_>, to: &str) {
     let mut loc = utf8_percent_encode(to, PATH).to_string();
     if !r.query.is_empty() {
         loc.push('?');

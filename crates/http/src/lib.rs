@@ -25,6 +25,7 @@
 //! | `http.ListenAndServe` | [`listen_and_serve`] |
 //! | `http.FileServer(http.Dir(root))` | [`FileServer::new`] |
 //! | `http.StripPrefix` | [`strip_prefix`] |
+//! | `http.ServeMux`, `mux.Handle`, `mux.HandleFunc` | [`ServeMux`], [`ServeMux::handle`] |
 //! | `http.Error`, `http.NotFound` | [`error`], [`not_found`] |
 //! | `http.Post`, `http.Get` | [`post`], [`get`] |
 //!
@@ -39,6 +40,7 @@ mod client;
 mod conn;
 mod fs;
 mod headers;
+mod mux;
 mod request;
 mod response;
 mod server;
@@ -48,6 +50,7 @@ mod strip;
 pub use client::{get, post, Response};
 pub use fs::FileServer;
 pub use headers::Headers;
+pub use mux::ServeMux;
 pub use request::{Body, Request};
 pub use response::{error, not_found, status_text, ResponseWriter};
 pub use server::{listen_and_serve, Server};
