@@ -44,7 +44,7 @@ use crate::conn::ConnReader;
 use crate::headers::Headers;
 use crate::request::{Body, ExpectContinue, Framing, Request};
 use crate::response::{status_text, ResponseWriter};
-use crate::shutdown::{ServerHandle, Tracker};
+use crate::shutdown::{ServerHandle, TrackedConn, Tracker};
 use crate::Handler;
 
 /// The longest request target accepted (longer: 414).
@@ -198,11 +198,10 @@ impl Server {
         let Some(tracked) = self.tracker.add_conn(&conn) else {
             return; // shutting down: dropped, so closed
         };
-        let id = tracked.id;
         let mut reader = ConnReader::new(&conn, self.max_header_bytes + 4096);
         let mut first = true;
         loop {
-            match self.serve_one(&conn, &mut reader, first, id) {
+            match self.serve_one(&conn, &mut reader, first, &tracked) {
                 Ok(true) => first = false,
                 Ok(false) => break,
                 Err(e) => {
@@ -224,12 +223,12 @@ impl Server {
         conn: &TcpStream,
         reader: &mut ConnReader<'_>,
         first: bool,
-        id: u64,
+        tracked: &TrackedConn<'_>,
     ) -> io::Result<bool> {
         // Wait for the request's first byte (idle meanwhile, so a shutdown
         // may close the connection), then its whole header.
         if reader.buffered().is_empty() {
-            if !self.tracker.idle(id) {
+            if !tracked.idle() {
                 return Ok(false);
             }
             let wait = if first {
@@ -242,7 +241,7 @@ impl Server {
                 return Ok(false);
             }
         }
-        self.tracker.active(id);
+        tracked.active();
         let start = Instant::now();
         conn.set_read_deadline(Self::deadline(self.read_header_timeout))?;
         let head = loop {

@@ -15,17 +15,21 @@
 //!   idle     shutdown: closes the socket; the task's wait fails       gone
 //! ```
 //!
-//! A connection starts idle, waiting for its first request. Every move and
-//! the `closing` flag are under one lock, so shutdown closes only the
-//! connections idle at that instant, and an active one sees the flag when
-//! its response is done. As in Go, a request whose first bytes are on the
-//! wire as its idle connection is closed is lost; HTTP/1.1 lets a server
-//! close an idle connection at any time, and clients retry.
+//! A connection starts idle, waiting for its first request. Its state is an
+//! atomic of its own and `closing` one of the server's, so a request takes
+//! no lock (the lock is for adding and removing connections and
+//! listeners). Going idle stores the state, then reads `closing`; shutdown
+//! stores `closing`, then reads the states (both `SeqCst`): a connection
+//! going idle as the shutdown begins either sees `closing` and ends, or is
+//! seen idle and closed, or both. As in Go, a request whose first bytes are
+//! on the wire as its idle connection is closed is lost; HTTP/1.1 lets a
+//! server close an idle connection at any time, and clients retry.
 
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -34,20 +38,23 @@ use netpark_net::{TcpListener, TcpStream};
 /// Every listener and connection of one `Server`, for `shutdown`.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    /// Held for a few instructions at a time, never across a wait or a wake.
+    /// `shutdown` has begun; set once, by `shutdown`, read on every
+    /// request.
+    closing: AtomicBool,
+    /// Held for a few instructions at a time, never across a wait or a
+    /// wake, and only when a connection or listener comes or goes.
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    /// `shutdown` has begun; set once.
-    closing: bool,
-    /// When the shutdown gives up waiting; set with `closing`.
+    /// When the shutdown gives up waiting; set by `shutdown`.
     deadline: Option<Instant>,
     /// The listeners `serve` accepts on; taken and closed by `shutdown`.
     listeners: Vec<Arc<TcpListener>>,
-    /// Open connections by id: the socket and whether it is idle.
-    conns: HashMap<u64, (Arc<TcpStream>, bool)>,
+    /// Open connections by id: the socket and whether it is idle (written
+    /// by its task, read by `shutdown`).
+    conns: HashMap<u64, (Arc<TcpStream>, Arc<AtomicBool>)>,
     /// The next connection id.
     next: u64,
 }
@@ -60,14 +67,14 @@ impl Tracker {
 
     /// Whether `shutdown` has begun.
     pub(crate) fn closing(&self) -> bool {
-        self.lock().closing
+        self.closing.load(Ordering::SeqCst)
     }
 
     /// Adds a listener, or `None` when shutting down; the guard takes it
     /// out again when `serve` returns, so the socket closes with it then.
     pub(crate) fn add_listener(&self, ln: &Arc<TcpListener>) -> Option<TrackedListener<'_>> {
         let mut st = self.lock();
-        if st.closing {
+        if self.closing() {
             return None;
         }
         st.listeners.push(ln.clone());
@@ -82,40 +89,25 @@ impl Tracker {
     /// task is unwound (the tracker would otherwise keep its socket open).
     pub(crate) fn add_conn(&self, conn: &Arc<TcpStream>) -> Option<TrackedConn<'_>> {
         let mut st = self.lock();
-        if st.closing {
+        if self.closing() {
             return None;
         }
         let id = st.next;
         st.next += 1;
-        st.conns.insert(id, (conn.clone(), true));
-        Some(TrackedConn { tracker: self, id })
-    }
-
-    /// The connection goes idle (waits for its next request); false when
-    /// shutting down, and it should end instead.
-    pub(crate) fn idle(&self, id: u64) -> bool {
-        let mut st = self.lock();
-        if st.closing {
-            return false;
-        }
-        if let Some(c) = st.conns.get_mut(&id) {
-            c.1 = true;
-        }
-        true
-    }
-
-    /// A request has begun on the connection.
-    pub(crate) fn active(&self, id: u64) {
-        if let Some(c) = self.lock().conns.get_mut(&id) {
-            c.1 = false;
-        }
+        let idle = Arc::new(AtomicBool::new(true));
+        st.conns.insert(id, (conn.clone(), idle.clone()));
+        Some(TrackedConn {
+            tracker: self,
+            id,
+            idle,
+        })
     }
 
     /// See [`ServerHandle::shutdown`].
     fn shutdown(&self, timeout: Duration) -> io::Result<()> {
+        self.closing.store(true, Ordering::SeqCst);
         let (listeners, deadline) = {
             let mut st = self.lock();
-            st.closing = true;
             let deadline = *st.deadline.get_or_insert(Instant::now() + timeout);
             (std::mem::take(&mut st.listeners), deadline)
         };
@@ -146,7 +138,7 @@ impl Tracker {
                 let idle: Vec<Arc<TcpStream>> = st
                     .conns
                     .values()
-                    .filter(|c| c.1)
+                    .filter(|c| c.1.load(Ordering::SeqCst))
                     .map(|c| c.0.clone())
                     .collect();
                 (idle, st.conns.len())
@@ -198,7 +190,23 @@ pub(crate) struct TrackedConn<'t> {
     /// The tracker holding the entry.
     tracker: &'t Tracker,
     /// The entry's id.
-    pub(crate) id: u64,
+    id: u64,
+    /// The connection's state: idle (true) or active; see the module docs.
+    idle: Arc<AtomicBool>,
+}
+
+impl TrackedConn<'_> {
+    /// The connection goes idle (waits for its next request); false when
+    /// shutting down, and it should end instead.
+    pub(crate) fn idle(&self) -> bool {
+        self.idle.store(true, Ordering::SeqCst);
+        !self.tracker.closing()
+    }
+
+    /// A request has begun on the connection.
+    pub(crate) fn active(&self) {
+        self.idle.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Drop for TrackedConn<'_> {
