@@ -159,9 +159,6 @@ impl ServeMux {
 
 impl Handler for ServeMux {
     fn serve(&self, w: &mut ResponseWriter<'_>, r: &mut Request<'_>) {
-        if r.path == "*" {
-            return error(w, "400 Bad Request", 400);
-        }
         // Go keeps a trailing slash through its cleanPath.
         let mut cleaned = clean(&r.path);
         if r.path.ends_with('/') && cleaned != "/" {
