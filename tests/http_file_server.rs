@@ -718,3 +718,53 @@ fn serve_mux_routes_as_go_does() {
     assert_eq!(curl(&[&u("/static/a.txt")]), b"hello, file\n");
     assert_eq!(curl_i(&[&u("/elsewhere")]).0, 404);
 }
+
+#[test]
+fn shutdown_under_load_ends_and_no_client_gets_half_a_response() {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = Server::new(
+        |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
+            w.write_all(&[b'x'; 1000]).unwrap();
+        },
+    );
+    let handle = server.handle();
+    let addr = serve_http(server);
+    let stop = Arc::new(AtomicBool::new(false));
+    let whole = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (stop, whole) = (stop.clone(), whole.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+                        return; // the listener is gone
+                    };
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    for _ in 0..20 {
+                        if s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_err() {
+                            break;
+                        }
+                        let got = read_until(&mut s, &[b'x'; 1000]);
+                        if got.is_empty() {
+                            break; // closed between requests: allowed
+                        }
+                        // Whatever arrived is a whole response.
+                        assert!(got.ends_with(&[b'x'; 1000]), "a response cut short");
+                        whole.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    handle
+        .shutdown(Duration::from_secs(20))
+        .expect("every connection ends");
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert!(whole.load(Ordering::Relaxed) > 0);
+}

@@ -241,7 +241,9 @@ impl Server {
                 return Ok(false);
             }
         }
-        tracked.active();
+        if !tracked.active() {
+            return Ok(false);
+        }
         let start = Instant::now();
         conn.set_read_deadline(Self::deadline(self.read_header_timeout))?;
         let head = loop {

@@ -8,11 +8,13 @@
 //! ```text
 //!   state    who moves it                                            to
 //!   ───────  ──────────────────────────────────────────────────────  ──────
-//!   idle     its task, when a request's first byte is there           active
-//!   active   its task, its response done, unless shutting down        idle
-//!   active   its task, its response done, shutting down (sent with    gone
+//!   IDLE     its task, a request's first byte there: CAS              ACTIVE
+//!   ACTIVE   its task, its response done, unless shutting down        IDLE
+//!   ACTIVE   its task, its response done, shutting down (sent with    gone
 //!            `Connection: close`)
-//!   idle     shutdown: closes the socket; the task's wait fails       gone
+//!   IDLE     shutdown: CAS, then closes the socket (the task's wait   CLOSED
+//!            fails; a request that came meanwhile finds CLOSED at
+//!            its CAS and is not served)
 //! ```
 //!
 //! A connection starts idle, waiting for its first request. Its state is an
@@ -21,15 +23,18 @@
 //! listeners). Going idle stores the state, then reads `closing`; shutdown
 //! stores `closing`, then reads the states (both `SeqCst`): a connection
 //! going idle as the shutdown begins either sees `closing` and ends, or is
-//! seen idle and closed, or both. As in Go, a request whose first bytes are
-//! on the wire as its idle connection is closed is lost; HTTP/1.1 lets a
-//! server close an idle connection at any time, and clients retry.
+//! seen idle and closed, or both. IDLE → ACTIVE and IDLE → CLOSED are both
+//! compare-and-swaps, so shutdown never closes a connection that has begun
+//! a response (no client gets half of one); as in Go, a request whose first
+//! bytes are on the wire as its idle connection is closed is not answered,
+//! which HTTP/1.1 allows (a server may close an idle connection at any
+//! time, and clients retry).
 
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -52,9 +57,9 @@ struct State {
     deadline: Option<Instant>,
     /// The listeners `serve` accepts on; taken and closed by `shutdown`.
     listeners: Vec<Arc<TcpListener>>,
-    /// Open connections by id: the socket and whether it is idle (written
-    /// by its task, read by `shutdown`).
-    conns: HashMap<u64, (Arc<TcpStream>, Arc<AtomicBool>)>,
+    /// Open connections by id: the socket and its state (IDLE, ACTIVE,
+    /// CLOSED; see the module docs).
+    conns: HashMap<u64, (Arc<TcpStream>, Arc<AtomicU8>)>,
     /// The next connection id.
     next: u64,
 }
@@ -94,12 +99,12 @@ impl Tracker {
         }
         let id = st.next;
         st.next += 1;
-        let idle = Arc::new(AtomicBool::new(true));
-        st.conns.insert(id, (conn.clone(), idle.clone()));
+        let state = Arc::new(AtomicU8::new(IDLE));
+        st.conns.insert(id, (conn.clone(), state.clone()));
         Some(TrackedConn {
             tracker: self,
             id,
-            idle,
+            state,
         })
     }
 
@@ -138,7 +143,10 @@ impl Tracker {
                 let idle: Vec<Arc<TcpStream>> = st
                     .conns
                     .values()
-                    .filter(|c| c.1.load(Ordering::SeqCst))
+                    .filter(|c| {
+                        c.1.compare_exchange(IDLE, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok()
+                    })
                     .map(|c| c.0.clone())
                     .collect();
                 (idle, st.conns.len())
@@ -191,21 +199,34 @@ pub(crate) struct TrackedConn<'t> {
     tracker: &'t Tracker,
     /// The entry's id.
     id: u64,
-    /// The connection's state: idle (true) or active; see the module docs.
-    idle: Arc<AtomicBool>,
+    /// The connection's state; see the module docs.
+    state: Arc<AtomicU8>,
 }
+
+/// A connection waiting for a request (shutdown may close it).
+const IDLE: u8 = 0;
+/// A connection serving a request.
+const ACTIVE: u8 = 1;
+/// Closed by shutdown while idle.
+const CLOSED: u8 = 2;
 
 impl TrackedConn<'_> {
     /// The connection goes idle (waits for its next request); false when
     /// shutting down, and it should end instead.
     pub(crate) fn idle(&self) -> bool {
-        self.idle.store(true, Ordering::SeqCst);
+        // Only this task leaves ACTIVE, and only shutdown leaves IDLE.
+        self.state.store(IDLE, Ordering::SeqCst);
         !self.tracker.closing()
     }
 
-    /// A request has begun on the connection.
-    pub(crate) fn active(&self) {
-        self.idle.store(false, Ordering::SeqCst);
+    /// A request has begun on the connection (or goes on: a pipelined
+    /// one, read while it was active); false when shutdown closed it first
+    /// (the request is then not served).
+    pub(crate) fn active(&self) -> bool {
+        self.state
+            .compare_exchange(IDLE, ACTIVE, Ordering::SeqCst, Ordering::SeqCst)
+            .unwrap_or_else(|s| s)
+            != CLOSED
     }
 }
 
