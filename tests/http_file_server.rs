@@ -586,9 +586,11 @@ fn host_must_be_there_once_and_options_star_is_the_servers_own() {
 #[test]
 fn shutdown_closes_idle_connections_and_lets_a_response_in_flight_finish() {
     use std::io::{Read as _, Write as _};
+    let (began, slow_began) = std::sync::mpsc::channel();
     let server = Server::new(
-        |w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
+        move |w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
             if r.path == "/slow" {
+                let _ = began.send(());
                 netpark::sleep(Duration::from_millis(300)).unwrap();
             }
             w.write_all(b"done").unwrap();
@@ -608,7 +610,7 @@ fn shutdown_closes_idle_connections_and_lets_a_response_in_flight_finish() {
         .unwrap();
     busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    slow_began.recv_timeout(Duration::from_secs(10)).unwrap();
 
     let shut = std::thread::spawn(move || handle.shutdown(Duration::from_secs(10)));
     // The idle connection is closed at once.
@@ -634,8 +636,10 @@ fn shutdown_closes_idle_connections_and_lets_a_response_in_flight_finish() {
 #[test]
 fn shutdown_says_so_when_a_connection_outlasts_its_timeout() {
     use std::io::Write as _;
+    let (began, handler_began) = std::sync::mpsc::channel();
     let server = Server::new(
-        |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
+        move |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
+            let _ = began.send(());
             netpark::sleep(Duration::from_millis(800)).unwrap();
             w.write_all(b"late").unwrap();
         },
@@ -645,7 +649,8 @@ fn shutdown_says_so_when_a_connection_outlasts_its_timeout() {
     let mut c = std::net::TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    // Active, not idle, when the shutdown begins.
+    handler_began.recv_timeout(Duration::from_secs(10)).unwrap();
     let e = handle.shutdown(Duration::from_millis(100)).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
     assert!(e.to_string().contains("1 connection(s)"), "{e}");
