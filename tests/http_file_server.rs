@@ -773,3 +773,36 @@ fn shutdown_under_load_ends_and_no_client_gets_half_a_response() {
     }
     assert!(whole.load(Ordering::Relaxed) > 0);
 }
+
+#[test]
+fn close_stops_the_server_at_once_cutting_responses_in_flight() {
+    use std::io::Write as _;
+    let (began, handler_began) = std::sync::mpsc::channel();
+    let server = Server::new(
+        move |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
+            let _ = began.send(());
+            netpark::sleep(Duration::from_secs(5)).ok();
+            let _ = w.write_all(b"late");
+        },
+    );
+    let handle = server.handle();
+    let addr = serve_http(server);
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    handler_began.recv_timeout(Duration::from_secs(10)).unwrap();
+    let t = std::time::Instant::now();
+    handle.close();
+    assert_eq!(read_until(&mut c, b"late"), b"", "the response was not cut");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "close waited for the handler"
+    );
+    // The listening socket's close(2) comes when its blocked accept has
+    // returned (NetFd's close protocol; Go's Close waits for it instead).
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(t.elapsed() < Duration::from_secs(5), "still listening");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -122,6 +122,30 @@ impl Tracker {
         self.drain(deadline)
     }
 
+    /// See [`ServerHandle::close`].
+    fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let (listeners, conns) = {
+            let mut st = self.lock();
+            let conns: Vec<Arc<TcpStream>> = st
+                .conns
+                .values()
+                .map(|c| {
+                    c.1.store(CLOSED, Ordering::SeqCst);
+                    c.0.clone()
+                })
+                .collect();
+            (std::mem::take(&mut st.listeners), conns)
+        };
+        // Outside the lock: each close wakes whoever waits on the socket.
+        for ln in listeners {
+            let _ = ln.close();
+        }
+        for c in conns {
+            let _ = c.close();
+        }
+    }
+
     /// `serve`'s end after a shutdown: returns once the shutdown is done,
     /// so a program whose root task serves does not end (and unwind the
     /// connections still answering) before its shutdown has let them
@@ -263,5 +287,12 @@ impl ServerHandle {
     /// cancelled while it waits.
     pub fn shutdown(&self, timeout: Duration) -> io::Result<()> {
         self.0.shutdown(timeout)
+    }
+
+    /// Stops the server at once (Go's `Server.Close`): closes its
+    /// listeners (so `serve` returns `Ok`) and every connection, those in
+    /// the middle of a response too, whose clients then see it cut off.
+    pub fn close(&self) {
+        self.0.close();
     }
 }
