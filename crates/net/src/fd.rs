@@ -22,8 +22,11 @@
 //!   op end     decref: refs − 1
 //!   close()    set CLOSED (a second close fails with ErrClosed), evict the
 //!              PollDesc (every parked op wakes and fails with ErrClosed),
-//!              then drop the handle's reference
-//!   refs → 0   with CLOSED set, by whoever drops the last reference:
+//!              then drop the handle's reference; if that was not the last,
+//!              wait on `closed` until the op that drops the last has run
+//!              destroy (Go's `csema`: after close returns, the fd is shut)
+//!   refs → 0   with CLOSED set, by whoever drops the last reference (an
+//!              op's: it then wakes the waiting close):
 //!              destroy = PollDesc::close (epoll_ctl DEL) then close(2);
 //!              the poll-cache slot is vacated when the NetFd drops
 //! ```
@@ -47,7 +50,7 @@ use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use netpark_runtime::sync::{RawMutex, RawMutexGuard};
+use netpark_runtime::sync::{Notify, RawMutex, RawMutexGuard};
 use netpark_runtime::sys::retry_eintr;
 use netpark_runtime::{error, Mode, PollDesc, PollHandle};
 use parking_lot::Mutex;
@@ -88,6 +91,9 @@ pub struct NetFd {
     accept_backoff_ms: AtomicU32,
     /// Per-operation timeouts (std's `set_read_timeout` / `set_write_timeout`).
     timeouts: Mutex<(Option<Duration>, Option<Duration>)>,
+    /// Where a `close` that found operations in flight waits for the last
+    /// of them to run `destroy` (Go's `csema`); notified by that operation.
+    closed: Notify,
 }
 
 /// Holds one reference for the duration of an operation.
@@ -95,7 +101,10 @@ struct Ref<'a>(&'a NetFd);
 
 impl Drop for Ref<'_> {
     fn drop(&mut self) {
-        self.0.decref();
+        if self.0.decref() {
+            // A close is waiting for this (see `close`).
+            self.0.closed.notify_one();
+        }
     }
 }
 
@@ -127,6 +136,7 @@ impl NetFd {
                 has_timeouts: AtomicBool::new(false),
                 accept_backoff_ms: AtomicU32::new(0),
                 write_lock: RawMutex::new(),
+                closed: Notify::new(),
             }),
             Err(e) => {
                 sys::close(raw);
@@ -181,10 +191,13 @@ impl NetFd {
         }
     }
 
-    fn decref(&self) {
-        if self.state.fetch_sub(1, Ordering::AcqRel) == CLOSED | 1 {
+    /// Drops a reference; whether it was the last (destroy has run).
+    fn decref(&self) -> bool {
+        let last = self.state.fetch_sub(1, Ordering::AcqRel) == CLOSED | 1;
+        if last {
             self.destroy();
         }
+        last
     }
 
     /// Go's `FD.destroy`: deregister, free the slot, then `close(2)`.
@@ -206,7 +219,13 @@ impl NetFd {
             return Err(error::closed());
         }
         self.pd.evict();
-        self.decref();
+        if !self.decref() {
+            // Operations were in flight; evict woke them, and the last to
+            // leave runs destroy and notifies (a permit if it is first). A
+            // wait cut short (a cancel, a runtime unwinding) stops waiting;
+            // the fd is closed all the same, a moment later.
+            let _ = self.closed.notified();
+        }
         Ok(())
     }
 

@@ -150,3 +150,30 @@ fn a_thread_blocked_on_a_socket_survives_the_runtime_that_registered_it() {
         assert_eq!(reader.join().unwrap().unwrap(), b"late");
     });
 }
+
+/// Go's `FD.Close` waits for the blocked operations to leave (its `csema`),
+/// so once `close` returns the socket is shut: a listening port refuses
+/// the next connect at once, from a task's close and from a thread's.
+#[test]
+fn a_listener_closed_under_a_blocked_accept_is_shut_when_close_returns() {
+    for from_thread in [false, true] {
+        let rt_ = rt::Runtime::builder().workers(2).build().unwrap();
+        let (l, addr) = local_listener();
+        let l = Arc::new(l);
+        let l2 = l.clone();
+        let acceptor = rt_.spawn(move || l2.accept().map(|_| ()));
+        std::thread::sleep(Duration::from_millis(30));
+        if from_thread {
+            l.close().unwrap();
+        } else {
+            let l3 = l.clone();
+            rt_.block_on(move || l3.close()).unwrap();
+        }
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "still listening after close returned (from a thread: {from_thread})"
+        );
+        let e = util::within(util::LIMIT, move || acceptor.join().unwrap()).unwrap_err();
+        assert!(is_closed(&e));
+    }
+}
