@@ -583,33 +583,48 @@ fn host_must_be_there_once_and_options_star_is_the_servers_own() {
     assert!(status(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n").starts_with("HTTP/1.1 400 "));
 }
 
-#[test]
-fn shutdown_closes_idle_connections_and_lets_a_response_in_flight_finish() {
-    use std::io::{Read as _, Write as _};
+/// A server whose handler answers `body`, first (for `slow`, or for every
+/// path when it is `None`) saying on the returned channel that it began and
+/// sleeping `sleep`; with its shutdown handle and address.
+fn slow_server(
+    slow: Option<&'static str>,
+    sleep: Duration,
+    body: &'static [u8],
+) -> (
+    http::ServerHandle,
+    std::net::SocketAddr,
+    std::sync::mpsc::Receiver<()>,
+) {
     let (began, slow_began) = std::sync::mpsc::channel();
     let server = Server::new(
         move |w: &mut http::ResponseWriter<'_>, r: &mut http::Request<'_>| {
-            if r.path == "/slow" {
+            if slow.is_none_or(|p| r.path == p) {
                 let _ = began.send(());
-                netpark::sleep(Duration::from_millis(300)).unwrap();
+                netpark::sleep(sleep).ok();
             }
-            w.write_all(b"done").unwrap();
+            let _ = w.write_all(body);
         },
     );
     let handle = server.handle();
-    let addr = serve_http(server);
+    (handle, serve_http(server), slow_began)
+}
+
+/// A new connection that has sent `GET path` (reads time out after 10 s).
+fn sent_get(addr: std::net::SocketAddr, path: &str) -> std::net::TcpStream {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s
+}
+
+#[test]
+fn shutdown_closes_idle_connections_and_lets_a_response_in_flight_finish() {
+    let (handle, addr, slow_began) =
+        slow_server(Some("/slow"), Duration::from_millis(300), b"done");
     // One connection idle after a request, one in the middle of a slow one.
-    let mut idle = std::net::TcpStream::connect(addr).unwrap();
-    idle.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    idle.write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    let mut idle = sent_get(addr, "/fast");
     assert!(read_until(&mut idle, b"done").ends_with(b"done"));
-    let mut busy = std::net::TcpStream::connect(addr).unwrap();
-    busy.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    let mut busy = sent_get(addr, "/slow");
     slow_began.recv_timeout(Duration::from_secs(10)).unwrap();
 
     let shut = std::thread::spawn(move || handle.shutdown(Duration::from_secs(10)));
@@ -635,20 +650,8 @@ fn shutdown_closes_idle_connections_and_lets_a_response_in_flight_finish() {
 
 #[test]
 fn shutdown_says_so_when_a_connection_outlasts_its_timeout() {
-    use std::io::Write as _;
-    let (began, handler_began) = std::sync::mpsc::channel();
-    let server = Server::new(
-        move |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
-            let _ = began.send(());
-            netpark::sleep(Duration::from_millis(800)).unwrap();
-            w.write_all(b"late").unwrap();
-        },
-    );
-    let handle = server.handle();
-    let addr = serve_http(server);
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (handle, addr, handler_began) = slow_server(None, Duration::from_millis(800), b"late");
+    let mut c = sent_get(addr, "/");
     // Active, not idle, when the shutdown begins.
     handler_began.recv_timeout(Duration::from_secs(10)).unwrap();
     let e = handle.shutdown(Duration::from_millis(100)).unwrap_err();
@@ -776,20 +779,8 @@ fn shutdown_under_load_ends_and_no_client_gets_half_a_response() {
 
 #[test]
 fn close_stops_the_server_at_once_cutting_responses_in_flight() {
-    use std::io::Write as _;
-    let (began, handler_began) = std::sync::mpsc::channel();
-    let server = Server::new(
-        move |w: &mut http::ResponseWriter<'_>, _: &mut http::Request<'_>| {
-            let _ = began.send(());
-            netpark::sleep(Duration::from_secs(5)).ok();
-            let _ = w.write_all(b"late");
-        },
-    );
-    let handle = server.handle();
-    let addr = serve_http(server);
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (handle, addr, handler_began) = slow_server(None, Duration::from_secs(5), b"late");
+    let mut c = sent_get(addr, "/");
     handler_began.recv_timeout(Duration::from_secs(10)).unwrap();
     let t = std::time::Instant::now();
     handle.close();
