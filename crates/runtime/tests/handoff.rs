@@ -251,13 +251,7 @@ fn a_spare_worker_runs_a_wake_it_took_on_its_way_to_retiring() {
             let (to_task, rx) = rt::sync::channel::<u32>(0);
             let (tx, from_task) = rt::sync::channel::<u32>(0);
             // Unstarted when the root blocks: the monitor hands it to a spare.
-            let echo = rt::spawn(move || {
-                for v in &rx {
-                    if tx.send(v).is_err() {
-                        break;
-                    }
-                }
-            });
+            let echo = util::spawn_echo(rx, tx);
             let driver = std::thread::spawn(move || {
                 let mut seed = 0x2545_f491_4f6c_dd1du64;
                 for i in 0..20_000u32 {

@@ -493,13 +493,7 @@ fn tasks_that_wake_each_other_do_not_starve_the_queue() {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (ping, ping_rx) = rt::sync::channel::<u32>(0);
         let (pong, pong_rx) = rt::sync::channel::<u32>(0);
-        let player = rt::spawn(move || {
-            for v in &ping_rx {
-                if pong.send(v).is_err() {
-                    break;
-                }
-            }
-        });
+        let player = util::spawn_echo(ping_rx, pong);
         let server = {
             let stop = stop.clone();
             rt::spawn(move || {

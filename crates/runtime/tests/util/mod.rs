@@ -118,3 +118,18 @@ pub fn ping_pong(rt: &Runtime, hops: usize) -> [ThreadId; 2] {
     let mut threads = players.into_iter().map(|p| p.join().unwrap());
     [threads.next().unwrap(), threads.next().unwrap()]
 }
+
+/// Spawns a task that sends back on `tx` every value it receives on `rx`,
+/// until either channel closes (the far end of a channel ping-pong).
+pub fn spawn_echo<T: Send + 'static>(
+    rx: netpark_runtime::sync::Receiver<T>,
+    tx: netpark_runtime::sync::Sender<T>,
+) -> netpark_runtime::JoinHandle<()> {
+    netpark_runtime::spawn(move || {
+        for v in &rx {
+            if tx.send(v).is_err() {
+                break;
+            }
+        }
+    })
+}
