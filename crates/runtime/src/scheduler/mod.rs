@@ -108,9 +108,12 @@ pub const DEFAULT_MAX_SPARE_WORKERS: usize = 4;
 pub(crate) enum Runnable {
     /// Start this unstarted task on the worker that pops it.
     New(NewTask),
-    /// Resume the started task with this key in the owner's task table (only
-    /// ever queued on its owner).
-    Resume(usize),
+    /// Resume the started task with this header (`Arc::as_ptr`), which the
+    /// owner's task table holds: only ever queued on its owner, and a queued
+    /// task cannot end (it ends only while it runs), so the entry never
+    /// outlives the table's `Arc`. The resume reads the header it points
+    /// at, not the table: one cache line fewer a wake at 1,000 connections.
+    Resume(*const Task),
 }
 
 /// A message in a worker's inbox: a wake for its run queue, or a request the
@@ -393,18 +396,21 @@ impl Local {
 
     /// The owner's half of a wake (`park::wake_local`), counted.
     pub(crate) fn wake(&self, task: &Task) -> bool {
-        let queued = park::wake_local(task, |key| self.push(key));
+        let queued = park::wake_local(task, |t| self.push(t));
         if queued {
             self.me.counters.wakes.add(1);
         }
         queued
     }
 
-    /// Appends a started task to the run queue.
+    /// Appends a started task of this worker to the run queue (by its
+    /// header's address; see [`Runnable::Resume`]).
     #[inline(always)]
-    pub(crate) fn push(&self, key: usize) {
+    pub(crate) fn push(&self, task: &Task) {
         let seq = self.next_seq();
-        self.queue.borrow_mut().push(seq, key);
+        self.queue
+            .borrow_mut()
+            .push(seq, task as *const Task as usize);
     }
 
     /// Appends an unstarted task to `unstarted`; a `pinned` one stays here
@@ -437,7 +443,7 @@ impl Local {
                 return Some(Runnable::New(t));
             }
         }
-        q.pop().map(Runnable::Resume)
+        q.pop().map(|p| Runnable::Resume(p as *const Task))
     }
 }
 

@@ -1,10 +1,13 @@
-//! A worker's run queue of started tasks: a FIFO ring of task keys, each
-//! with the sequence number that orders it against the worker's
-//! `unstarted` queue.
+//! A worker's run queue of started tasks: a FIFO ring of task header
+//! addresses, each with the sequence number that orders it against the
+//! worker's `unstarted` queue.
 //!
-//! Each entry is one word, a started task's key in the task table (unstarted
-//! tasks never come here: they wait where other threads can reach them,
-//! scheduler/mod.rs). `VecDeque<(u64, Runnable)>` did this job once, but it
+//! Each entry is one word, the address of a started task's header, which
+//! the worker's task table keeps alive (`Runnable::Resume`; unstarted tasks
+//! never come here: they wait where other threads can reach them,
+//! scheduler/mod.rs). An entry used to be the task's key in the table, so
+//! every resume read the table's slab entry first: one more cold line per
+//! wake at 1,000 connections. `VecDeque<(u64, Runnable)>` did this job once, but it
 //! built each 24-byte entry on the stack and copied it with a 16-byte load of
 //! two 8-byte stores: a store-forwarding stall on every wake, a sixth of a
 //! ping-pong hop by `perf annotate`. Plain words go straight into their slots.
@@ -16,7 +19,8 @@ const INITIAL: usize = 64;
 pub(crate) struct RunQueue {
     /// Sequence numbers of the entries; same indices as `entries`.
     seqs: Vec<u64>,
-    /// Task keys; the length is a power of two.
+    /// Task header addresses (any word, to the ring); the length is a
+    /// power of two.
     entries: Vec<usize>,
     /// Index of the oldest entry.
     head: usize,
@@ -36,28 +40,28 @@ impl Default for RunQueue {
 }
 
 impl RunQueue {
-    /// Appends the task with table key `key`, queued as number `seq`.
+    /// Appends the task whose header is at `task`, queued as number `seq`.
     #[inline(always)]
-    pub(crate) fn push(&mut self, seq: u64, key: usize) {
+    pub(crate) fn push(&mut self, seq: u64, task: usize) {
         if self.len == self.entries.len() {
             self.grow();
         }
         let i = (self.head + self.len) & (self.entries.len() - 1);
         self.seqs[i] = seq;
-        self.entries[i] = key;
+        self.entries[i] = task;
         self.len += 1;
     }
 
-    /// Takes the oldest entry's key.
+    /// Takes the oldest entry.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
-        let key = self.entries[self.head];
+        let task = self.entries[self.head];
         self.head = (self.head + 1) & (self.entries.len() - 1);
         self.len -= 1;
-        Some(key)
+        Some(task)
     }
 
     /// Whether the queue is empty.

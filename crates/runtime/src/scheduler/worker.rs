@@ -327,8 +327,9 @@ impl Worker {
     }
 
     /// Makes this worker the owner of an unstarted task: it enters the task
-    /// table, which keeps it alive until it returns.
-    fn start(&self, task: Arc<Task>) -> usize {
+    /// table, which keeps it alive until it returns. Returns its header.
+    fn start(&self, task: Arc<Task>) -> *const Task {
+        let p = Arc::as_ptr(&task);
         let key = self.local.tasks.borrow_mut().insert(task);
         let tasks = self.local.tasks.borrow();
         let task = &tasks[key];
@@ -342,20 +343,22 @@ impl Worker {
         debug_assert_eq!(task.owner.load(Ordering::Relaxed), task::UNSTARTED);
         task.owner
             .store(self.local.me.index as u32, Ordering::SeqCst);
-        key
+        p
     }
 
     /// Resumes one task until it yields, parks or ends.
     fn run_one(&mut self, r: Runnable) {
         let me = &self.local.me;
-        let key = match r {
+        let p = match r {
             Runnable::New(nt) => self.start(nt.start()),
-            Runnable::Resume(key) => key,
+            Runnable::Resume(p) => p,
         };
-        // A shared borrow of the table across the run: tasks may read it
-        // (dump), and nothing inserts or removes while a task runs.
-        let tasks = self.local.tasks.borrow();
-        let task = &tasks[key];
+        // SAFETY: `p` is a started task of this worker (just started, or a
+        // queue entry: `Runnable::Resume`), so its `Arc` is in the task
+        // table, and nothing removes it before the task returns, which is
+        // handled below after the last use of `task`.
+        let task = unsafe { context::borrow_task(p) };
+        let task = &*task;
         task.state.store(task::RUNNING, Ordering::Relaxed);
         me.running.store(task.id, Ordering::Relaxed);
         me.counters.switches.add(1);
@@ -369,8 +372,7 @@ impl Worker {
         match result {
             CoroutineResult::Yield(Switch::Yield) => {
                 task.state.store(task::RUNNABLE, Ordering::Relaxed);
-                drop(tasks);
-                self.local.push(key);
+                self.local.push(task);
             }
             // The task set PARKED itself; the wake that finds it queues it.
             CoroutineResult::Yield(Switch::Park) => me.counters.parks.add(1),
@@ -384,13 +386,11 @@ impl Worker {
                 } else {
                     task.park.store(task::EMPTY, Ordering::Relaxed);
                     task.state.store(task::RUNNABLE, Ordering::Relaxed);
-                    drop(tasks);
-                    self.local.push(key);
+                    self.local.push(task);
                 }
             }
             CoroutineResult::Return(()) => {
-                drop(tasks);
-                self.finish(key);
+                self.finish(task.key.load(Ordering::Relaxed) as usize);
             }
         }
     }

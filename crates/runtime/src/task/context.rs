@@ -31,6 +31,7 @@
 //! worker that starts it.
 
 use std::cell::{Cell, UnsafeCell};
+use std::mem::ManuallyDrop;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
@@ -220,6 +221,21 @@ pub(crate) unsafe fn task_arc(p: *const Task) -> Arc<Task> {
         Arc::increment_strong_count(p);
         Arc::from_raw(p)
     }
+}
+
+/// The `Arc` of a task known only by its header's address, borrowed: no
+/// reference count is touched, and dropping the result does nothing.
+///
+/// # Safety
+///
+/// `p` is `Arc::as_ptr` of a task header that some `Arc` keeps alive for as
+/// long as the result is used (a worker's table holds every started task
+/// until it ends).
+pub(crate) unsafe fn borrow_task(p: *const Task) -> ManuallyDrop<Arc<Task>> {
+    // SAFETY: by the caller's promise `p` came from `Arc::as_ptr` and the
+    // strong count stays at least one while the result is used; the
+    // `ManuallyDrop` never gives back the count it did not take.
+    ManuallyDrop::new(unsafe { Arc::from_raw(p) })
 }
 
 /// An owned reference to the running task, if any.

@@ -289,7 +289,7 @@ pub(crate) fn prefetch_resume(task: &Task) {
 /// The owner's half of a wake: queues the task if it is parked, or leaves
 /// NOTIFIED for its next park. Only ever called on the owner worker's
 /// thread, with that worker's `queue` as `push`; returns whether it queued.
-pub(crate) fn wake_local(task: &Task, push: impl FnOnce(usize)) -> bool {
+pub(crate) fn wake_local(task: &Task, push: impl FnOnce(&Task)) -> bool {
     if task.park.load(Ordering::Relaxed) != PARKED {
         task.park.store(NOTIFIED, Ordering::Relaxed);
         return false;
@@ -297,7 +297,7 @@ pub(crate) fn wake_local(task: &Task, push: impl FnOnce(usize)) -> bool {
     task.park.store(EMPTY, Ordering::Relaxed);
     task.state.store(super::RUNNABLE, Ordering::Relaxed);
     trace!("wake task {}", task.id);
-    push(task.key.load(Ordering::Relaxed) as usize);
+    push(task);
     true
 }
 
