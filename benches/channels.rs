@@ -290,11 +290,21 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if std::env::var("ONLY").as_deref() == Ok("netpark-ping-pong") {
-        // For a profiler: netpark's one-worker ping-pong alone.
-        let ns = (0..ROUNDS)
-            .map(|_| netpark_ping_pong(&np1, n * 10, true))
-            .fold(f64::INFINITY, f64::min);
+    // For a profiler or an instruction count (benches/counts.sh): one
+    // one-worker ping-pong alone, `ROUNDTRIPS` round trips (default 1e6).
+    if let Ok(only) = std::env::var("ONLY") {
+        let trips = std::env::var("ROUNDTRIPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(n * 10);
+        let ns = match only.as_str() {
+            "netpark-ping-pong" => netpark_ping_pong(&np1, trips, true),
+            "tokio-ping-pong" => tokio_ping_pong(&tk1, trips),
+            "tokio-oneshot-ping-pong" => tokio_oneshot_ping_pong(&tk1, trips),
+            other => panic!(
+                "ONLY={other}: netpark-ping-pong, tokio-ping-pong or tokio-oneshot-ping-pong"
+            ),
+        };
         println!("{ns:.0} ns");
         return;
     }

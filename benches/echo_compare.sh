@@ -14,6 +14,7 @@
 # printed beside it. Ratios are against tokio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 
 SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-3}
@@ -22,21 +23,11 @@ CONNS=${CONNS:-"100 1000"}
 PORT=${PORT:-18765}
 
 cargo build --release --quiet --example echo_server --example echo_client
-TOKIO_BIN=$(cargo bench --bench tokio_echo_server --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
-[ -x "$TOKIO_BIN" ] || { echo "cannot find the tokio_echo_server bench binary" >&2; exit 1; }
+TOKIO_BIN=$(need_bench_bin tokio_echo_server)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 results=$(mktemp)
 trap 'rm -f "$results"; kill $(jobs -p) 2>/dev/null || true' EXIT
-
-wait_port() {
-  for _ in $(seq 100); do
-    (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "server did not start on port $1" >&2
-  return 1
-}
 
 run() { # name conns command...
   local name=$1 conns=$2; shift 2

@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 N=${N:-10000}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet --example echo_server
-bin() { cargo bench --bench "$1" --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1; }
-TOKIO=$(bin tokio_echo_server)
-CLIENT=$(bin idle_client)
+source benches/lib.sh
+TOKIO=$(bench_bin tokio_echo_server)
+CLIENT=$(bench_bin idle_client)
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 port=18960
 measure() { # name command...

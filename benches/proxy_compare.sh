@@ -22,9 +22,9 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 cargo build --release --quiet --example proxy
-bin() { cargo bench --bench "$1" --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1; }
-TOKIO=$(bin tokio_proxy)
-LOAD=$(bin bulk_load)
+source benches/lib.sh
+TOKIO=$(bench_bin tokio_proxy)
+LOAD=$(bench_bin bulk_load)
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
