@@ -329,10 +329,9 @@ impl Worker {
     /// Makes this worker the owner of an unstarted task: it enters the task
     /// table, which keeps it alive until it returns. Returns its header.
     fn start(&self, task: Arc<Task>) -> *const Task {
-        let p = Arc::as_ptr(&task);
-        let key = self.local.tasks.borrow_mut().insert(task);
-        let tasks = self.local.tasks.borrow();
-        let task = &tasks[key];
+        let mut tasks = self.local.tasks.borrow_mut();
+        let entry = tasks.vacant_entry();
+        let key = entry.key();
         // Every task holds a stack mapping, and a process has far fewer
         // than 2^32 of those (`vm.max_map_count`).
         let key32 = u32::try_from(key).expect("netpark: task table past 2^32 entries");
@@ -343,7 +342,7 @@ impl Worker {
         debug_assert_eq!(task.owner.load(Ordering::Relaxed), task::UNSTARTED);
         task.owner
             .store(self.local.me.index as u32, Ordering::SeqCst);
-        p
+        Arc::as_ptr(entry.insert(task))
     }
 
     /// Resumes one task until it yields, parks or ends.
