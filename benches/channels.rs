@@ -9,6 +9,7 @@
 //! Round trips between threads take about 50 µs, so they run a tenth as
 //! many.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 7;
@@ -253,6 +254,101 @@ fn crossbeam_throughput(per: usize, consumers: usize) -> f64 {
     })
 }
 
+/// The host's clock in GHz, from a chain of dependent 64-bit multiplies
+/// (`imul`, 3 cycles each on x86-64 cores since Core 2 and on AMD's Zen),
+/// written in assembly so the compiler cannot regroup them. (A chain of
+/// adds would not do: recent Intel cores fold an add of a constant at
+/// rename, in no cycle at all.) It turns the ns below into cycles, which is
+/// what the code controls: this shared VM's clock has been seen anywhere
+/// from about 2.5 to 3.5 GHz. `None` on other targets.
+fn clock_ghz(n: u64) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let m = std::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
+        let mut x = std::hint::black_box(1u64);
+        let t = Instant::now();
+        for _ in 0..n {
+            // SAFETY: one register multiply; no memory, stack or flags
+            // anyone relies on.
+            unsafe {
+                std::arch::asm!("imul {x}, {m}", x = inout(reg) x, m = in(reg) m,
+                    options(pure, nomem, nostack))
+            };
+        }
+        std::hint::black_box(x);
+        Some(3.0 * n as f64 / t.elapsed().as_nanos() as f64)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = n;
+        None
+    }
+}
+
+/// ns per uncontended acquire and release of a lock word, as the channel's
+/// spin lock does them (a compare-and-swap, then a plain release store): a
+/// round trip takes four.
+fn lock_ns(n: u32) -> f64 {
+    let word = AtomicBool::new(false);
+    let t = Instant::now();
+    for _ in 0..n {
+        let w = std::hint::black_box(&word);
+        while w
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {}
+        w.store(false, Ordering::Release);
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+/// ns per `yield_now` of a lone task on one worker: a switch to the worker
+/// loop, a run-queue push and pop, and a switch back, which is the part of
+/// a ping-pong hop that is not the channel or the park token (a round trip
+/// makes two hops).
+fn yield_hop_ns(rt: &netpark::Runtime, n: usize) -> f64 {
+    per_op(n, || {
+        rt.block_on(move || {
+            let t = Instant::now();
+            for _ in 0..n {
+                netpark::yield_now();
+            }
+            t.elapsed()
+        })
+    })
+}
+
+/// What one one-worker round trip is made of, in this host's cycles: the
+/// four lock acquisitions and the two switches through the worker loop
+/// beside the round trip itself (each the best of `ROUNDS` interleaved
+/// rounds; the clock the fastest).
+fn round_trip_parts(rt: &netpark::Runtime, n: usize) {
+    let (mut ghz, mut trip, mut lock, mut hop) =
+        (0.0f64, f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    for _ in 0..ROUNDS {
+        let Some(g) = clock_ghz(100_000_000) else {
+            return;
+        };
+        ghz = ghz.max(g);
+        trip = trip.min(netpark_ping_pong(rt, n, true));
+        lock = lock.min(lock_ns(10_000_000));
+        hop = hop.min(yield_hop_ns(rt, n));
+    }
+    let c = |ns: f64| ns * ghz;
+    println!(
+        "one-worker round trip in cycles (clock {ghz:.2} GHz by dependent multiplies; 120 ns is {:.0} cycles):",
+        c(120.0)
+    );
+    println!(
+        "  {:.0} ns = {:.0} cycles = 4 lock acquisitions {:.0} + 2 yields through the worker loop {:.0} + the rest (channel, park, wake) {:.0}",
+        trip,
+        c(trip),
+        c(4.0 * lock),
+        c(2.0 * hop),
+        c(trip - 4.0 * lock - 2.0 * hop),
+    );
+}
+
 /// A peer of a row: its name and one timed round.
 type Peer<'a> = (&'a str, Box<dyn FnMut() -> f64 + 'a>);
 
@@ -369,4 +465,8 @@ fn main() {
             ),
         ],
     );
+    // Unoptimized (`cargo test --benches`), cycles would mean nothing.
+    if !quick {
+        round_trip_parts(&np1, n);
+    }
 }
