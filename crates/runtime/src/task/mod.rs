@@ -101,8 +101,10 @@ fn next_id() -> u64 {
 /// `state` and `id`; the second holds the coroutine, whose saved stack
 /// pointer the resume loads and whose `Yielder` the next park reads; the
 /// rest (the wait's argument, the join state, the name, the guard bounds)
-/// comes after. At 1,000 connections each line a wake touches is a likely
-/// cache miss (ARCHITECTURE.md, "User CPU per request");
+/// comes after. That is two lines when the allocation starts one, which
+/// glibc gives about 40% of headers (three lines for the rest; ARCHITECTURE.md
+/// says why `align(64)` would not help). At 1,000 connections each line a
+/// wake touches is a likely cache miss (ARCHITECTURE.md, "User CPU per request");
 /// `task_hot_fields_fill_the_first_two_lines` checks the layout.
 #[derive(Debug)]
 #[repr(C)]
