@@ -7,11 +7,21 @@
 #
 #   benches/echo_compare.sh            # 100 and 1000 connections, 64 B, 5 s, 3 rounds
 #   CONNS="100" SECS=3 ROUNDS=2 benches/echo_compare.sh
+#   PERF_USER=1 benches/echo_compare.sh  # also split user/system by perf samples
 #
 # The figure that separates servers is server CPU time per request (the client
 # saturates first on 2 cores), split into user time (the runtime's own code)
 # and system time (the kernel's, ~94% of the total for echo); p99 latency is
 # printed beside it. Ratios are against tokio.
+#
+# The user/system split from /proc is the kernel's tick accounting (250 Hz
+# here): a 4 s round of a server at ~13% user time rests on ~130 ticks,
+# so its user figure moves ±9% by sampling alone. PERF_USER=1 also samples
+# each server with `perf record -e cpu-clock -F 10000` (40x the ticks) and
+# prints user time as the total CPU times the share of samples outside the
+# kernel (column user_perf; PERF_FREQ=2000 gave the same ratios). That
+# takes out the sampling noise, not the host's: on this VM the ratio still
+# moved 1.04-1.44x between runs of one build (README, "Echo server").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/lib.sh
@@ -21,13 +31,28 @@ ROUNDS=${ROUNDS:-3}
 SIZE=${SIZE:-64}
 CONNS=${CONNS:-"100 1000"}
 PORT=${PORT:-18765}
+PERF_USER=${PERF_USER:-0}
+PERF_FREQ=${PERF_FREQ:-10000}
 
 cargo build --release --quiet --example echo_server --example echo_client
 TOKIO_BIN=$(need_bench_bin tokio_echo_server)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
+if [ "$PERF_USER" = 1 ] && ! command -v perf > /dev/null; then
+  echo "PERF_USER=1: perf is not installed; the user_perf column is left out" >&2
+  PERF_USER=0
+fi
+
 results=$(mktemp)
-trap 'rm -f "$results"; kill $(jobs -p) 2>/dev/null || true' EXIT
+perfdata=$(mktemp)
+trap 'rm -f "$results" "$perfdata"; kill $(jobs -p) 2>/dev/null || true' EXIT
+
+# The share of a perf.data's samples outside the kernel.
+user_share() {
+  perf report -i "$1" --stdio --sort dso 2> /dev/null | awk '
+    /^ *[0-9.]+%/ { v = $1; sub("%", "", v); if ($2 ~ /kernel/) k += v; else u += v }
+    END { if (u + k > 0) printf "%.4f", u / (u + k) }'
+}
 
 run() { # name conns command...
   local name=$1 conns=$2; shift 2
@@ -35,9 +60,18 @@ run() { # name conns command...
   taskset -c 0 "$@" --addr "127.0.0.1:$port" > /dev/null &
   local pid=$!
   wait_port "$port"
-  local line
+  local line perf_pid=""
+  if [ "$PERF_USER" = 1 ]; then
+    taskset -c 1 perf record -q -e cpu-clock -F "$PERF_FREQ" -p "$pid" -o "$perfdata" \
+      -- sleep "$SECS" > /dev/null 2>&1 &
+    perf_pid=$!
+  fi
   line=$(taskset -c 1 target/release/examples/echo_client --addr "127.0.0.1:$port" \
     --secs "$SECS" --conns "$conns" --size "$SIZE" --server-pid "$pid")
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    line="$line perf_user_share=$(user_share "$perfdata")"
+  fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "$name $conns $line" | tee -a "$results"
 }
@@ -51,26 +85,33 @@ for conns in $CONNS; do
 done
 
 echo
-awk '
+awk -v perf="$PERF_USER" '
   {
+    delete v
     for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
     k = $1 SUBSEP $2
     cpu[k] += v["server_cpu_us_per_req"]; usr[k] += v["server_user_us_per_req"]
     sys[k] += v["server_sys_us_per_req"]; p99[k] += v["p99_us"]; rps[k] += v["rps"]; n[k]++
+    upf[k] += v["server_cpu_us_per_req"] * v["perf_user_share"]
     conns[$2] = 1
+  }
+  function row(c, name, k) {
+    printf "%-6s %-15s %9.3f %9.3f %9.3f %8.0f %9.0f", c, name, usr[k]/n[k], sys[k]/n[k], cpu[k]/n[k], p99[k]/n[k], rps[k]/n[k]
+    if (perf == 1) printf " %9.3f", upf[k]/n[k]
+    printf "\n"
+  }
+  function ratio(c, name, a, b) {
+    printf "%-6s %-15s %8.2fx %8.2fx %8.2fx %7.2fx %8.2fx", c, name, (usr[a]/n[a])/(usr[b]/n[b]), (sys[a]/n[a])/(sys[b]/n[b]), (cpu[a]/n[a])/(cpu[b]/n[b]), (p99[a]/n[a])/(p99[b]/n[b]), (rps[a]/n[a])/(rps[b]/n[b])
+    if (perf == 1) printf " %8.2fx", (upf[b] > 0 ? (upf[a]/n[a])/(upf[b]/n[b]) : 0)
+    printf "\n"
   }
   END {
     split("netpark netpark-shared tokio", names, " ")
-    printf "%-6s %-15s %9s %9s %9s %8s %9s\n", "conns", "server", "user_us", "sys_us", "cpu_us", "p99_us", "req/s"
+    printf "%-6s %-15s %9s %9s %9s %8s %9s", "conns", "server", "user_us", "sys_us", "cpu_us", "p99_us", "req/s"
+    if (perf == 1) printf " %9s", "user_perf"
+    printf "\n"
     for (c in conns) {
-      for (s = 1; s <= 3; s++) {
-        k = names[s] SUBSEP c
-        printf "%-6s %-15s %9.3f %9.3f %9.3f %8.0f %9.0f\n", c, names[s], usr[k]/n[k], sys[k]/n[k], cpu[k]/n[k], p99[k]/n[k], rps[k]/n[k]
-      }
-      b = "tokio" SUBSEP c
-      for (s = 1; s <= 2; s++) {
-        a = names[s] SUBSEP c
-        printf "%-6s %-15s %8.2fx %8.2fx %8.2fx %7.2fx %8.2fx\n", c, names[s] "/tokio", (usr[a]/n[a])/(usr[b]/n[b]), (sys[a]/n[a])/(sys[b]/n[b]), (cpu[a]/n[a])/(cpu[b]/n[b]), (p99[a]/n[a])/(p99[b]/n[b]), (rps[a]/n[a])/(rps[b]/n[b])
-      }
+      for (s = 1; s <= 3; s++) row(c, names[s], names[s] SUBSEP c)
+      for (s = 1; s <= 2; s++) ratio(c, names[s] "/tokio", names[s] SUBSEP c, "tokio" SUBSEP c)
     }
   }' "$results"
