@@ -303,9 +303,9 @@ fn lock_ns(n: u32) -> f64 {
 }
 
 /// ns per `yield_now` of a lone task on one worker: a switch to the worker
-/// loop, a run-queue push and pop, and a switch back, which is the part of
-/// a ping-pong hop that is not the channel or the park token (a round trip
-/// makes two hops).
+/// loop, a run-queue push and pop, and a switch back. A one-worker round
+/// trip makes one such pair of switches (a direct switch into the other
+/// task and its switch back: `Local::direct_switch`), without the loop.
 fn yield_hop_ns(rt: &netpark::Runtime, n: usize) -> f64 {
     per_op(n, || {
         rt.block_on(move || {
@@ -319,7 +319,7 @@ fn yield_hop_ns(rt: &netpark::Runtime, n: usize) -> f64 {
 }
 
 /// What one one-worker round trip is made of, in this host's cycles: the
-/// four lock acquisitions and the two switches through the worker loop
+/// four lock acquisitions and a pair of switches (through the worker loop)
 /// beside the round trip itself (each the best of `ROUNDS` interleaved
 /// rounds; the clock the fastest).
 fn round_trip_parts(rt: &netpark::Runtime, n: usize) {
@@ -340,12 +340,12 @@ fn round_trip_parts(rt: &netpark::Runtime, n: usize) {
         c(120.0)
     );
     println!(
-        "  {:.0} ns = {:.0} cycles = 4 lock acquisitions {:.0} + 2 yields through the worker loop {:.0} + the rest (channel, park, wake) {:.0}",
+        "  {:.0} ns = {:.0} cycles = 4 lock acquisitions {:.0} + a switch pair (a yield) {:.0} + the rest (channel, park, wake) {:.0}",
         trip,
         c(trip),
         c(4.0 * lock),
-        c(2.0 * hop),
-        c(trip - 4.0 * lock - 2.0 * hop),
+        c(hop),
+        c(trip - 4.0 * lock - hop),
     );
 }
 

@@ -43,6 +43,7 @@ pub(crate) struct Counters {
     pub(crate) stuck_warnings: Counter,
     pub(crate) worker_wakeups: Counter,
     pub(crate) handoffs: Counter,
+    pub(crate) direct_switches: Counter,
     pub(crate) spare_workers_started: Counter,
     pub(crate) spare_workers_retired: Counter,
     /// Copies and bytes per [`CopyPath`], indexed by `CopyPath as usize`.
@@ -153,6 +154,10 @@ pub struct Stats {
     pub worker_wakeups: u64,
     /// Unstarted tasks the monitor moved off a stuck worker (Go's `handoffp`).
     pub handoffs: u64,
+    /// Parks that resumed their worker's one queued task themselves, on the
+    /// parking task's stack, instead of switching out to the worker loop
+    /// first (a channel ping-pong on one worker; `Local::direct_switch`).
+    pub direct_switches: u64,
     /// Spare worker threads the monitor started because every worker was
     /// stuck (Go's `startm`).
     pub spare_workers_started: u64,
@@ -179,6 +184,7 @@ pub fn stats() -> Stats {
         s.stuck_warnings += c.stuck_warnings.get();
         s.worker_wakeups += c.worker_wakeups.get();
         s.handoffs += c.handoffs.get();
+        s.direct_switches += c.direct_switches.get();
         s.spare_workers_started += c.spare_workers_started.get();
         s.spare_workers_retired += c.spare_workers_retired.get();
         let paths = [

@@ -358,6 +358,12 @@ pub(crate) struct Local {
     /// Finished task headers that nothing refers to any more, for reuse by the
     /// next spawn (Go's `gfree` list); only the owner touches it.
     pub(crate) free_tasks: RefCell<Vec<Arc<Task>>>,
+    /// Scheduler turns, for the fairness tick: one per task the worker loop
+    /// runs and one per [`direct_switch`](Local::direct_switch). Owner only.
+    pub(crate) tick: Cell<u64>,
+    /// A task runs inside another's park ([`direct_switch`](Local::direct_switch)),
+    /// so no second direct switch may nest in it. Owner only.
+    pub(crate) direct_running: Cell<bool>,
 }
 
 thread_local! {
@@ -582,6 +588,11 @@ pub(crate) fn wake_owned_here(task: &Task) {
             l.wake(task);
         }
     });
+}
+
+/// [`Local::direct_switch`] for the running task `parked`, on its worker.
+pub(crate) fn direct_switch(parked: &Task) -> bool {
+    with_local(|l| l.is_some_and(|l| l.direct_switch(parked)))
 }
 
 /// Whether the caller runs on the worker that owns the started `task` (so

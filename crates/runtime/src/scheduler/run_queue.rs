@@ -64,6 +64,16 @@ impl RunQueue {
         Some(task)
     }
 
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The oldest entry, left in place.
+    pub(crate) fn front(&self) -> Option<usize> {
+        (self.len > 0).then(|| self.entries[self.head])
+    }
+
     /// Whether the queue is empty.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0

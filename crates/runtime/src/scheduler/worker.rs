@@ -13,6 +13,12 @@
 //!                    again), then with no task left retire (the thread exits)
 //!   nothing: sleeping = true; re-check the inbox; epoll_wait until the next timer
 //! ```
+//!
+//! A task that parks (a plain `park`, no commit) while the only runnable
+//! task is the one queued entry may take the loop's next step itself, on
+//! its own stack, when that step could only be "resume that entry"
+//! (`Local::direct_switch`): the fairness tick counts those steps, and on
+//! the tick's turn the task switches out to this loop as before.
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -48,6 +54,8 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
         stacks: Default::default(),
         tasks: Default::default(),
         free_tasks: Default::default(),
+        tick: std::cell::Cell::new(0),
+        direct_running: std::cell::Cell::new(false),
     });
     let guard = LocalGuard::set(local.clone());
     if me.spare {
@@ -58,7 +66,6 @@ pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
     let mut w = Worker {
         local,
         buf: PollBuffers::new(),
-        tick: 0,
         fed_by_inbox: false,
     };
     match w.run_loop() {
@@ -81,8 +88,6 @@ struct Worker {
     local: Rc<Local>,
     /// Event buffers for `epoll_wait`, reused.
     buf: PollBuffers,
-    /// Scheduler turns, for the fairness tick.
-    tick: u64,
     /// Work came through the inbox (a peer's wake or spawn) since the worker
     /// was last idle: the sign that it may come again soon (see `spin`).
     fed_by_inbox: bool,
@@ -96,8 +101,9 @@ impl Worker {
             if shared.shutdown.load(Ordering::Acquire) {
                 return Exit::Shutdown;
             }
-            self.tick += 1;
-            if self.tick.is_multiple_of(FAIRNESS_TICK) {
+            let tick = self.local.tick.get() + 1;
+            self.local.tick.set(tick);
+            if tick.is_multiple_of(FAIRNESS_TICK) {
                 self.local.publish_seq();
                 // With no fd registered, epoll could only report the eventfd,
                 // which an awake worker does not need: skip the syscall (Go's
@@ -347,72 +353,11 @@ impl Worker {
 
     /// Resumes one task until it yields, parks or ends.
     fn run_one(&mut self, r: Runnable) {
-        let me = &self.local.me;
         let p = match r {
             Runnable::New(nt) => self.start(nt.start()),
             Runnable::Resume(p) => p,
         };
-        // SAFETY: `p` is a started task of this worker (just started, or a
-        // queue entry: `Runnable::Resume`), so its `Arc` is in the task
-        // table, and nothing removes it before the task returns, which is
-        // handled below after the last use of `task`.
-        let task = unsafe { context::borrow_task(p) };
-        let task = &*task;
-        task.state.store(task::RUNNING, Ordering::Relaxed);
-        me.running.store(task.id, Ordering::Relaxed);
-        me.counters.switches.add(1);
-        task::coop::refill();
-        context::set_current(Arc::as_ptr(task));
-        // SAFETY: this worker holds the task's run permission (it popped the
-        // task's only queue entry) and owns the task, and CURRENT is set to it.
-        let result = unsafe { task.coro.resume() };
-        context::set_current(std::ptr::null());
-        me.running.store(0, Ordering::Relaxed);
-        match result {
-            CoroutineResult::Yield(Switch::Yield) => {
-                task.state.store(task::RUNNABLE, Ordering::Relaxed);
-                self.local.push(task);
-            }
-            // The task set PARKED itself; the wake that finds it queues it.
-            CoroutineResult::Yield(Switch::Park) => me.counters.parks.add(1),
-            // The same, with the second half of the park run here, on the
-            // worker's stack; refused, the task runs again at once. No wake
-            // can come in between from this thread, and one from another
-            // thread is a message this loop applies later.
-            CoroutineResult::Yield(Switch::ParkCommit(c)) => {
-                if c.run(task) {
-                    me.counters.parks.add(1);
-                } else {
-                    task.park.store(task::EMPTY, Ordering::Relaxed);
-                    task.state.store(task::RUNNABLE, Ordering::Relaxed);
-                    self.local.push(task);
-                }
-            }
-            CoroutineResult::Return(()) => {
-                self.finish(task.key.load(Ordering::Relaxed) as usize);
-            }
-        }
-    }
-
-    fn finish(&mut self, key: usize) {
-        let task = self.local.tasks.borrow_mut().remove(key);
-        // SAFETY: the task returned, so its coroutine is not running, and the
-        // run permission stays with this worker for good.
-        let coro = unsafe { task.coro.take() }.expect("a returned task has its coroutine");
-        let stack = coro.into_stack();
-        if stack.size() == self.local.shared.stack_size
-            && self.local.stacks.borrow().len() < STACK_POOL_MAX
-        {
-            self.local.stacks.borrow_mut().push(stack);
-        }
-        task.state.store(task::DONE, Ordering::Release);
-        if task.name.is_some() {
-            self.local.shared.names.lock().remove(&task.id);
-        }
-        self.local.me.counters.tasks_finished.add(1);
-        trace!("task {} done", task.id);
-        // A detached task (its handle dropped) is unreferenced now.
-        self.local.recycle(task);
+        self.local.resume(p);
     }
 
     /// Shutdown: unwind every task still parked here so its destructors run.
@@ -447,5 +392,136 @@ impl Worker {
         self.local.queue.borrow_mut().clear();
         self.local.stacks.borrow_mut().clear();
         self.local.free_tasks.borrow_mut().clear();
+    }
+}
+
+impl Local {
+    /// Resumes the started task at `p` until it yields, parks or ends, and
+    /// does what its switch asks (the worker loop's step, also taken by a
+    /// [`direct_switch`](Self::direct_switch)). Inlined into both: called,
+    /// it cost the echo server 16 instructions a request.
+    #[inline(always)]
+    fn resume(&self, p: *const Task) {
+        let me = &self.me;
+        // SAFETY: `p` is a started task of this worker whose run permission
+        // the caller took from the run queue (or just started it), so its
+        // `Arc` is in the task table, and nothing removes it before the task
+        // returns, which is handled below after the last use of `task`.
+        let task = unsafe { context::borrow_task(p) };
+        let task = &*task;
+        task.state.store(task::RUNNING, Ordering::Relaxed);
+        me.running.store(task.id, Ordering::Relaxed);
+        me.counters.switches.add(1);
+        task::coop::refill();
+        context::set_current(Arc::as_ptr(task));
+        // SAFETY: this worker holds the task's run permission (it popped the
+        // task's only queue entry) and owns the task, and CURRENT is set to it.
+        let result = unsafe { task.coro.resume() };
+        context::set_current(std::ptr::null());
+        me.running.store(0, Ordering::Relaxed);
+        match result {
+            CoroutineResult::Yield(Switch::Yield) => {
+                task.state.store(task::RUNNABLE, Ordering::Relaxed);
+                self.push(task);
+            }
+            // The task set PARKED itself; the wake that finds it queues it.
+            CoroutineResult::Yield(Switch::Park) => me.counters.parks.add(1),
+            // The same, with the second half of the park run here, off the
+            // task's stack; refused, the task is queued to run again. No
+            // wake can come in between from this thread, and one from
+            // another thread is a message the worker loop applies later.
+            CoroutineResult::Yield(Switch::ParkCommit(c)) => {
+                if c.run(task) {
+                    me.counters.parks.add(1);
+                } else {
+                    task.park.store(task::EMPTY, Ordering::Relaxed);
+                    task.state.store(task::RUNNABLE, Ordering::Relaxed);
+                    self.push(task);
+                }
+            }
+            CoroutineResult::Return(()) => {
+                self.finish(task.key.load(Ordering::Relaxed) as usize);
+            }
+        }
+    }
+
+    fn finish(&self, key: usize) {
+        let task = self.tasks.borrow_mut().remove(key);
+        // SAFETY: the task returned, so its coroutine is not running, and the
+        // run permission stays with this worker for good.
+        let coro = unsafe { task.coro.take() }.expect("a returned task has its coroutine");
+        let stack = coro.into_stack();
+        if stack.size() == self.shared.stack_size && self.stacks.borrow().len() < STACK_POOL_MAX {
+            self.stacks.borrow_mut().push(stack);
+        }
+        task.state.store(task::DONE, Ordering::Release);
+        if task.name.is_some() {
+            self.shared.names.lock().remove(&task.id);
+        }
+        self.me.counters.tasks_finished.add(1);
+        trace!("task {} done", task.id);
+        // A detached task (its handle dropped) is unreferenced now.
+        self.recycle(task);
+    }
+
+    /// The direct switch: called by the running task `parked`, marked
+    /// PARKED and about to switch out with `Switch::Park`, it takes the
+    /// worker loop's next step right here, on the parking task's stack, when
+    /// that step is sure to be "resume the one task in the run queue":
+    /// nothing else queued or unstarted, no `runnext`, and not the turn on
+    /// which the loop polls its fds, timers and inbox (the fairness tick
+    /// counts direct switches too, so that turn comes as often as before).
+    /// Go gets part of this with `runnext`, which runs a goroutine readied by
+    /// a channel next, still through the scheduler's own stack.
+    ///
+    /// The task run here comes back to this frame when it parks, yields or
+    /// ends (its coroutine was resumed from here). If it woke `parked`, whose
+    /// entry is then the only one in the queue, `parked` takes that entry and
+    /// returns `true`: it runs on without having switched out, so a channel
+    /// ping-pong makes one switch each way where it made two through the
+    /// worker loop. Otherwise (`false`) the caller switches out as it would
+    /// have, and its entry, if it has one, runs it in its turn.
+    ///
+    /// Never nested: the task run here has `direct_running` set, so its own
+    /// parks switch out normally, back to this frame. The run permission
+    /// moves as in the worker loop: the entry popped here is the task's
+    /// only one, on its owner's thread.
+    pub(crate) fn direct_switch(&self, parked: &Task) -> bool {
+        if self.direct_running.get() {
+            return false;
+        }
+        let tick = self.tick.get() + 1;
+        if tick.is_multiple_of(FAIRNESS_TICK)
+            || self.me.runnext.is_full()
+            || self.me.unstarted_len.load(Ordering::Acquire) > 0
+        {
+            return false;
+        }
+        let Some(next) = self.pop_only(None) else {
+            return false;
+        };
+        self.tick.set(tick);
+        self.me.counters.direct_switches.add(1);
+        self.direct_running.set(true);
+        self.resume(next);
+        self.direct_running.set(false);
+        context::set_current(parked);
+        self.me.running.store(parked.id, Ordering::Relaxed);
+        if self.pop_only(Some(parked)).is_some() {
+            // Woken by the task run here (EMPTY, queued): run on.
+            parked.state.store(task::RUNNING, Ordering::Relaxed);
+            return true;
+        }
+        // Still parked, or queued behind others: switch out as usual.
+        false
+    }
+
+    /// Takes the run queue's entry if it is the only one (and, with
+    /// `expect`, that task's).
+    fn pop_only(&self, expect: Option<&Task>) -> Option<*const Task> {
+        let mut q = self.queue.borrow_mut();
+        let only =
+            q.len() == 1 && expect.is_none_or(|t| q.front() == Some(t as *const Task as usize));
+        only.then(|| q.pop().expect("one entry") as *const Task)
     }
 }

@@ -19,6 +19,10 @@
 //!     unstarted)                           hand-off moves the unstarted task there
 //!   the worker that pops the entry       pops it; for a started task only the
 //!                                          owner worker ever holds an entry
+//!   a parking task of that worker        pops the queue's only entry in a direct
+//!                                          switch (`Local::direct_switch`), on the
+//!                                          owner's thread, and resumes it from its
+//!                                          own stack; never nested
 //!   the task's park token (PARKED)       the task parked (task/park.rs)
 //!   the owner's wake that finds PARKED   it pushes one entry to the owner's queue
 //!                                          (on the owner's thread, task/park.rs)
@@ -157,6 +161,10 @@ impl CoroCell {
     ///
     /// The caller holds the task's run permission, on the owner worker's thread
     /// if the coroutine has started, with `CURRENT` set to this task.
+    ///
+    /// Inlined into the worker loop and the direct switch alike: called,
+    /// it cost the echo server 19 instructions a request.
+    #[inline(always)]
     pub(crate) unsafe fn resume(&self) -> CoroutineResult<Switch, ()> {
         // SAFETY: the caller holds the run permission, so nobody else touches the cell.
         let coro = unsafe { &mut *self.coro.get() };

@@ -422,8 +422,12 @@ fn suspend_parked(task: &Task, reason: WaitReason, sw: Switch) {
     trace!("park task {} on {reason}", task.id);
     // Resumed by the worker, which marks us RUNNING. The wake that queued us
     // left the token EMPTY, or a later one NOTIFIED for our next park:
-    // nothing to consume here.
-    context::suspend(sw);
+    // nothing to consume here. A plain park may first run the one task
+    // queued here and, woken by it, go on without switching out
+    // (`Local::direct_switch`).
+    if !(matches!(sw, Switch::Park) && scheduler::direct_switch(task)) {
+        context::suspend(sw);
+    }
     task.clear_wait();
 }
 

@@ -1,0 +1,115 @@
+//! The direct switch (`Local::direct_switch`): a task that parks while its
+//! worker's only queued task is the one it just woke runs that task itself,
+//! on its own stack, and goes on if woken back. Values stay in order, the
+//! worker's fds, timers and other tasks still get their turns, and a task
+//! that ends inside a direct switch is finished and joined as usual.
+
+mod util;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netpark_runtime as rt;
+use netpark_runtime::sync::channel;
+use util::{assert_elapsed, spawn_echo, with_runtime, LIMIT};
+
+#[test]
+fn a_one_worker_ping_pong_switches_directly_and_keeps_its_values_in_order() {
+    with_runtime(1, LIMIT, || {
+        let (ping_tx, ping_rx) = channel::<u64>(0);
+        let (pong_tx, pong_rx) = channel::<u64>(0);
+        let player = spawn_echo(ping_rx, pong_tx);
+        let before = rt::stats().direct_switches;
+        for i in 0..10_000 {
+            ping_tx.send(i).unwrap();
+            assert_eq!(pong_rx.recv().unwrap(), i);
+        }
+        // One a round trip, but for the fairness tick's turns (and other
+        // tests' switches only add to the process-wide count).
+        let direct = rt::stats().direct_switches - before;
+        assert!(direct >= 9_000, "{direct} direct switches");
+        drop(ping_tx);
+        player.join().unwrap();
+    });
+}
+
+#[test]
+fn a_one_worker_ping_pong_lets_a_sleeper_on_its_worker_wake_on_time() {
+    with_runtime(1, LIMIT, || {
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        let sleeper = rt::spawn(move || {
+            let t = Instant::now();
+            rt::sleep(Duration::from_millis(20)).unwrap();
+            d.store(true, Ordering::SeqCst);
+            t.elapsed()
+        });
+        let (ping_tx, ping_rx) = channel::<u64>(0);
+        let (pong_tx, pong_rx) = channel::<u64>(0);
+        let player = spawn_echo(ping_rx, pong_tx);
+        // The timer fires only from the worker loop's own turns: a ping-pong
+        // that never gave them back would spin here until the test's limit.
+        let mut trips = 0u64;
+        while !done.load(Ordering::SeqCst) {
+            ping_tx.send(trips).unwrap();
+            assert_eq!(pong_rx.recv().unwrap(), trips);
+            trips += 1;
+        }
+        assert_elapsed(
+            sleeper.join().unwrap(),
+            Duration::from_millis(20),
+            Duration::from_secs(2),
+        );
+        assert!(trips > 0);
+        drop(ping_tx);
+        player.join().unwrap();
+    });
+}
+
+#[test]
+fn a_one_worker_ping_pong_lets_a_queued_task_run() {
+    with_runtime(1, LIMIT, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let turns = Arc::new(AtomicU64::new(0));
+        let (s, t) = (stop.clone(), turns.clone());
+        let yielder = rt::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                t.fetch_add(1, Ordering::SeqCst);
+                rt::yield_now();
+            }
+        });
+        let (ping_tx, ping_rx) = channel::<u64>(0);
+        let (pong_tx, pong_rx) = channel::<u64>(0);
+        let player = spawn_echo(ping_rx, pong_tx);
+        for i in 0..2_000 {
+            ping_tx.send(i).unwrap();
+            assert_eq!(pong_rx.recv().unwrap(), i);
+        }
+        // With the yielder queued, a park finds more than one entry and
+        // switches out to the loop, which runs the queue in order.
+        assert!(turns.load(Ordering::SeqCst) >= 1_000, "{turns:?}");
+        stop.store(true, Ordering::SeqCst);
+        yielder.join().unwrap();
+        drop(ping_tx);
+        player.join().unwrap();
+    });
+}
+
+#[test]
+fn a_task_that_ends_inside_a_direct_switch_is_finished_and_joined() {
+    with_runtime(1, LIMIT, || {
+        for _ in 0..100 {
+            let live = rt::stats().tasks_live;
+            let (tx, rx) = channel::<u64>(0);
+            let worker = rt::spawn(move || rx.recv().unwrap() * 2);
+            let panicker = rt::spawn(|| -> u64 { panic!("ends by a panic") });
+            // The send finds the receiver parked and wakes it; the join
+            // parks with it the only task queued, runs it here, and it ends.
+            tx.send(21).unwrap();
+            assert_eq!(worker.join().unwrap(), 42);
+            assert!(panicker.join().is_err());
+            assert!(rt::stats().tasks_live <= live + 2);
+        }
+    });
+}
