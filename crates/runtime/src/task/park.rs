@@ -31,6 +31,13 @@
 //! A resumed task finds EMPTY (or NOTIFIED, from a wake after the one that
 //! queued it) and leaves the token alone.
 //!
+//! A plain park may run its worker's one queued task before it switches
+//! out (the direct switch, `Local::direct_switch` in scheduler/worker.rs),
+//! between its PARKED store and the switch. A wake of the parker made by
+//! that task is the PARKED → EMPTY move above and queues it; back from that
+//! task, the parker finds its own entry the only one, takes it (the run
+//! permission comes back to it) and runs on, as if resumed.
+//!
 //! **A wake from any other thread never touches the token.** It sends the
 //! task's key and id to the owner's inbox (`Message::Wake`), and the owner
 //! applies `wake_local` when it reads the message, if the task with that key
