@@ -14,23 +14,33 @@ use netpark_runtime as rt;
 use netpark_runtime::sync::channel;
 use util::{assert_elapsed, spawn_echo, with_runtime, LIMIT};
 
+/// Runs unbuffered round trips with an echoing task on the caller's worker
+/// while `more(trips so far)` says so, checking each value; returns the
+/// number made.
+fn ping_pong_while(mut more: impl FnMut(u64) -> bool) -> u64 {
+    let (ping_tx, ping_rx) = channel::<u64>(0);
+    let (pong_tx, pong_rx) = channel::<u64>(0);
+    let player = spawn_echo(ping_rx, pong_tx);
+    let mut trips = 0;
+    while more(trips) {
+        ping_tx.send(trips).unwrap();
+        assert_eq!(pong_rx.recv().unwrap(), trips);
+        trips += 1;
+    }
+    drop(ping_tx);
+    player.join().unwrap();
+    trips
+}
+
 #[test]
 fn a_one_worker_ping_pong_switches_directly_and_keeps_its_values_in_order() {
     with_runtime(1, LIMIT, || {
-        let (ping_tx, ping_rx) = channel::<u64>(0);
-        let (pong_tx, pong_rx) = channel::<u64>(0);
-        let player = spawn_echo(ping_rx, pong_tx);
         let before = rt::stats().direct_switches;
-        for i in 0..10_000 {
-            ping_tx.send(i).unwrap();
-            assert_eq!(pong_rx.recv().unwrap(), i);
-        }
+        ping_pong_while(|i| i < 10_000);
         // One a round trip, but for the fairness tick's turns (and other
         // tests' switches only add to the process-wide count).
         let direct = rt::stats().direct_switches - before;
         assert!(direct >= 9_000, "{direct} direct switches");
-        drop(ping_tx);
-        player.join().unwrap();
     });
 }
 
@@ -45,25 +55,15 @@ fn a_one_worker_ping_pong_lets_a_sleeper_on_its_worker_wake_on_time() {
             d.store(true, Ordering::SeqCst);
             t.elapsed()
         });
-        let (ping_tx, ping_rx) = channel::<u64>(0);
-        let (pong_tx, pong_rx) = channel::<u64>(0);
-        let player = spawn_echo(ping_rx, pong_tx);
         // The timer fires only from the worker loop's own turns: a ping-pong
         // that never gave them back would spin here until the test's limit.
-        let mut trips = 0u64;
-        while !done.load(Ordering::SeqCst) {
-            ping_tx.send(trips).unwrap();
-            assert_eq!(pong_rx.recv().unwrap(), trips);
-            trips += 1;
-        }
+        let trips = ping_pong_while(|_| !done.load(Ordering::SeqCst));
         assert_elapsed(
             sleeper.join().unwrap(),
             Duration::from_millis(20),
             Duration::from_secs(2),
         );
         assert!(trips > 0);
-        drop(ping_tx);
-        player.join().unwrap();
     });
 }
 
@@ -79,20 +79,12 @@ fn a_one_worker_ping_pong_lets_a_queued_task_run() {
                 rt::yield_now();
             }
         });
-        let (ping_tx, ping_rx) = channel::<u64>(0);
-        let (pong_tx, pong_rx) = channel::<u64>(0);
-        let player = spawn_echo(ping_rx, pong_tx);
-        for i in 0..2_000 {
-            ping_tx.send(i).unwrap();
-            assert_eq!(pong_rx.recv().unwrap(), i);
-        }
+        ping_pong_while(|i| i < 2_000);
         // With the yielder queued, a park finds more than one entry and
         // switches out to the loop, which runs the queue in order.
         assert!(turns.load(Ordering::SeqCst) >= 1_000, "{turns:?}");
         stop.store(true, Ordering::SeqCst);
         yielder.join().unwrap();
-        drop(ping_tx);
-        player.join().unwrap();
     });
 }
 
