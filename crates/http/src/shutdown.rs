@@ -62,6 +62,10 @@ struct State {
     conns: HashMap<u64, (Arc<TcpStream>, Arc<AtomicU8>)>,
     /// The next connection id.
     next: u64,
+    /// Connections whose task was unwound while a shutdown waited (its
+    /// runtime ended: `serve` returns at the shutdown's deadline): cut
+    /// off, not drained, so the shutdown still reports its timeout.
+    cut_off: usize,
 }
 
 impl Tracker {
@@ -162,7 +166,7 @@ impl Tracker {
         // Go polls too, from 1 ms doubling to 500 ms.
         let mut pause = Duration::from_millis(1);
         loop {
-            let (idle, left) = {
+            let (idle, left, cut_off) = {
                 let st = self.lock();
                 let idle: Vec<Arc<TcpStream>> = st
                     .conns
@@ -173,20 +177,23 @@ impl Tracker {
                     })
                     .map(|c| c.0.clone())
                     .collect();
-                (idle, st.conns.len())
+                (idle, st.conns.len(), st.cut_off)
             };
             // Outside the lock: a close wakes the connection's task.
             for c in idle {
                 let _ = c.close();
             }
-            if left == 0 {
+            let now = Instant::now();
+            // All gone: drained, unless the server's own end cut some off
+            // at the deadline, as it does when `serve`'s runtime ends.
+            if left == 0 && cut_off == 0 {
                 return Ok(());
             }
-            let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || left == 0 {
+                let open = left.max(cut_off);
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("http: shutdown timed out with {left} connection(s) still open"),
+                    format!("http: shutdown timed out with {open} connection(s) still open"),
                 ));
             }
             netpark_runtime::sleep(pause.min(deadline - now))?;
@@ -257,7 +264,13 @@ impl TrackedConn<'_> {
 impl Drop for TrackedConn<'_> {
     fn drop(&mut self) {
         // The socket is closed by whoever drops it last, after the lock.
-        let gone = self.tracker.lock().conns.remove(&self.id);
+        let gone = {
+            let mut st = self.tracker.lock();
+            if self.tracker.closing() && netpark_runtime::shutdown_unwinding() {
+                st.cut_off += 1;
+            }
+            st.conns.remove(&self.id)
+        };
         drop(gone);
     }
 }
