@@ -500,6 +500,9 @@ impl Local {
         let Some(next) = self.pop_only(None) else {
             return false;
         };
+        // A running task has no queue entry: a wake while it runs leaves
+        // NOTIFIED (task/park.rs), which its park consumed before this.
+        debug_assert!(!std::ptr::eq(next, parked), "a running task was queued");
         self.tick.set(tick);
         self.me.counters.direct_switches.add(1);
         self.direct_running.set(true);
