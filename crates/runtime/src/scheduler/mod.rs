@@ -33,7 +33,8 @@
 //! # Hand-off (Go's `retake` / `handoffp` / `startm`)
 //!
 //! ```text
-//!            monitor: the same task has held the worker ≥ stuck_threshold
+//!            monitor: the same task has held the worker ≥ stuck_threshold,
+//!            and its thread sleeps in the kernel or has used CPU (monitor.rs)
 //!   running ─────────────────────────────────────────────────────────────► stuck
 //!      ▲      every monitor period while stuck: take runnext + unstarted     │
 //!      │      (pinned too) and give them to a peer that is not stuck, else   │
@@ -69,7 +70,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -205,6 +206,10 @@ pub struct WorkerShared {
     sleeping: AtomicBool,
     /// Id of the task running now, 0 when none; written by the owner, read by the monitor.
     running: AtomicU64,
+    /// Kernel id of the thread running this worker (0 before it starts);
+    /// written by that thread as it starts, read by the monitor, which asks
+    /// the kernel whether a held worker blocks, computes or is not run.
+    tid: AtomicI32,
     /// The worker's counters (task resumes, timers, finished tasks); written
     /// only by the owner, read by the monitor and `stats()`.
     pub(crate) counters: Arc<stats::Counters>,
@@ -1063,7 +1068,9 @@ impl Builder {
     }
 
     /// How long one task may hold its worker before the monitor counts the
-    /// worker as stuck (default [`DEFAULT_STUCK_THRESHOLD`], 10 ms): it logs
+    /// worker as stuck (default [`DEFAULT_STUCK_THRESHOLD`], 10 ms), if the
+    /// worker's thread is asleep in the kernel then or has used half of it
+    /// in CPU (not if the OS merely did not run it): it logs
     /// a warning naming the task, and from then on, once per period of this
     /// length, hands the worker's unstarted tasks to other workers (Go's
     /// sysmon `retake`), until the worker switches tasks again.
@@ -1121,6 +1128,7 @@ impl Builder {
                 stuck_since: AtomicU64::new(0),
                 sleeping: AtomicBool::new(spare),
                 running: AtomicU64::new(0),
+                tid: AtomicI32::new(0),
                 counters: stats::register(),
             }));
         }

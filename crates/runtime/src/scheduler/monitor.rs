@@ -6,8 +6,19 @@
 //! samples each running worker's current task and switch count, so it wakes
 //! 100 times a second on a busy runtime. A worker whose count has not moved
 //! between two samples while a task runs has been held by that task for at
-//! least a threshold (at most two): it is *stuck* in that task (a blocking
-//! syscall, a std lock or join, a busy loop). The monitor then
+//! least a threshold (at most two). Held is not yet stuck: the monitor asks
+//! the kernel about the worker's thread (sys/thread.rs) and takes it for
+//! *stuck* in that task only when the thread is asleep in the kernel (a
+//! blocking syscall, a std lock or join, a sleep) or has used half a
+//! threshold of CPU since the count last moved (a busy loop). A thread that
+//! is runnable but has hardly run was not given a CPU (the OS ran another
+//! thread on it, or the hypervisor another guest): its task will go on when
+//! it gets one, and a spare thread would only compete for that CPU, so the
+//! monitor keeps watching. (Before this check, an echo server pinned to one
+//! core started a spare in 4 runs of 6 while accepting 1,000 connections: its
+//! accept loop, descheduled for 10–18 ms with 70–90 µs of CPU used, looked
+//! stuck, and the spare then served the connections it took for the whole
+//! run, two threads on one core.) For a stuck worker the monitor
 //!
 //! 1. marks it stuck (spawns from other threads skip it; `dump()` says so),
 //! 2. logs one warning naming the task and pointing at `run_blocking`,
@@ -22,8 +33,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::RuntimeShared;
+use super::{RuntimeShared, WorkerShared};
 use crate::stats;
+use crate::sys::thread;
 
 /// What the monitor saw of one worker at its last sample.
 struct Sample {
@@ -31,8 +43,11 @@ struct Sample {
     switches: u64,
     /// When the count last moved (or the worker was last idle).
     since: Instant,
-    /// The warning for this stretch has been logged.
+    /// The warning for this stretch has been logged (the worker is stuck).
     warned: bool,
+    /// The worker thread's CPU time when the count last moved, if a task
+    /// was running then and the kernel said.
+    cpu: Option<Duration>,
 }
 
 pub(crate) fn run(shared: Arc<RuntimeShared>) {
@@ -46,6 +61,7 @@ pub(crate) fn run(shared: Arc<RuntimeShared>) {
             switches: 0,
             since: now,
             warned: false,
+            cpu: None,
         })
         .collect();
     loop {
@@ -63,6 +79,9 @@ pub(crate) fn run(shared: Arc<RuntimeShared>) {
                     switches,
                     since: now,
                     warned: false,
+                    cpu: (running != 0)
+                        .then(|| thread::cpu_time(w.tid.load(Ordering::Relaxed)).ok())
+                        .flatten(),
                 };
                 w.stuck_since.store(0, Ordering::Relaxed);
                 continue;
@@ -72,6 +91,14 @@ pub(crate) fn run(shared: Arc<RuntimeShared>) {
                 continue;
             }
             if !s.warned {
+                if !held_by_its_task(w, s.cpu, threshold)
+                    || w.running.load(Ordering::Relaxed) != running
+                    || w.counters.switches.get() != switches
+                {
+                    // Not run by the OS, or it moved on while we asked:
+                    // sample again next period.
+                    continue;
+                }
                 s.warned = true;
                 let since = s.since.saturating_duration_since(shared.epoch);
                 w.stuck_since
@@ -93,5 +120,22 @@ pub(crate) fn run(shared: Arc<RuntimeShared>) {
                 stats::count(|c| c.handoffs.add(moved as u64));
             }
         }
+    }
+}
+
+/// Whether a worker held for `threshold` is held by its task (the module
+/// docs' table): its thread sleeps in the kernel, or has used half a
+/// threshold of CPU since `cpu_since`. When the kernel cannot say, yes, as
+/// if it had been asked.
+fn held_by_its_task(w: &WorkerShared, cpu_since: Option<Duration>, threshold: Duration) -> bool {
+    let tid = w.tid.load(Ordering::Relaxed);
+    let Some(cpu_since) = cpu_since else {
+        return true;
+    };
+    match thread::is_runnable(tid) {
+        Ok(true) => {
+            thread::cpu_time(tid).map_or(true, |now| now.saturating_sub(cpu_since) >= threshold / 2)
+        }
+        Ok(false) | Err(_) => true,
     }
 }

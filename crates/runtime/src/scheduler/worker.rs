@@ -45,6 +45,8 @@ const SPIN_FOR: Duration = Duration::from_micros(10);
 
 pub(crate) fn run(shared: Arc<RuntimeShared>, index: usize) {
     let me = shared.workers[index].clone();
+    me.tid
+        .store(crate::sys::thread::gettid(), Ordering::Relaxed);
     let local = Rc::new(Local {
         shared: shared.clone(),
         me: me.clone(),

@@ -24,6 +24,7 @@
 pub mod epoll;
 pub mod eventfd;
 pub(crate) mod prefetch;
+pub(crate) mod thread;
 
 use std::io;
 
