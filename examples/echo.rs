@@ -25,6 +25,8 @@ fn main() {
     let size: usize = flags.get("size", 0);
     let print = !flags.has("quiet");
     let listen_addr = flags.str("addr", "127.0.0.1:0");
+    // The runtime's warnings reach stderr.
+    common::log_to_stderr(log::LevelFilter::Warn);
     let code = netpark::run(move || {
         let ln = match netpark::net::listen_tcp("tcp", &listen_addr) {
             Ok(l) => l,

@@ -24,6 +24,9 @@ fn main() {
     );
     let verbose = flags.has("verbose");
     let shared = flags.has("shared-buffer");
+    // The runtime's warnings (a task holding its worker, accept failing
+    // for want of fds) reach stderr.
+    common::log_to_stderr(log::LevelFilter::Warn);
     let rt = netpark::Runtime::builder()
         .workers(workers)
         .name("echo")
