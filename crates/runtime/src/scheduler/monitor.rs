@@ -4,7 +4,8 @@
 //!
 //! Once per threshold (10 ms by default, Go's sysmon's longest sleep) it
 //! samples each running worker's current task and switch count, so it wakes
-//! 100 times a second on a busy runtime. A worker whose count has not moved
+//! 100 times a second on a busy runtime (and, when a sample finds the count
+//! moved with a task running, reads that thread's CPU clock: one syscall). A worker whose count has not moved
 //! between two samples while a task runs has been held by that task for at
 //! least a threshold (at most two). Held is not yet stuck: the monitor asks
 //! the kernel about the worker's thread (sys/thread.rs) and takes it for
