@@ -5,9 +5,9 @@
 //! Once per threshold (10 ms by default, Go's sysmon's longest sleep) it
 //! samples each running worker's current task and switch count, so it wakes
 //! 100 times a second on a busy runtime (and, when a sample finds the count
-//! moved with a task running, reads that thread's CPU clock: one syscall). A worker whose count has not moved
-//! between two samples while a task runs has been held by that task for at
-//! least a threshold (at most two). Held is not yet stuck: the monitor asks
+//! moved with a task running, reads that thread's CPU clock: one syscall).
+//! A worker whose count has not moved between two samples while a task runs
+//! has been held by that task for at least a threshold (at most two). Held is not yet stuck: the monitor asks
 //! the kernel about the worker's thread (sys/thread.rs) and takes it for
 //! *stuck* in that task only when the thread is asleep in the kernel (a
 //! blocking syscall, a std lock or join, a sleep) or has used half a
@@ -80,9 +80,11 @@ pub(crate) fn run(shared: Arc<RuntimeShared>) {
                     switches,
                     since: now,
                     warned: false,
-                    cpu: (running != 0)
-                        .then(|| thread::cpu_time(w.tid.load(Ordering::Relaxed)).ok())
-                        .flatten(),
+                    cpu: if running == 0 {
+                        None
+                    } else {
+                        thread::cpu_time(w.tid.load(Ordering::Relaxed)).ok()
+                    },
                 };
                 w.stuck_since.store(0, Ordering::Relaxed);
                 continue;
@@ -129,10 +131,10 @@ pub(crate) fn run(shared: Arc<RuntimeShared>) {
 /// threshold of CPU since `cpu_since`. When the kernel cannot say, yes, as
 /// if it had been asked.
 fn held_by_its_task(w: &WorkerShared, cpu_since: Option<Duration>, threshold: Duration) -> bool {
-    let tid = w.tid.load(Ordering::Relaxed);
     let Some(cpu_since) = cpu_since else {
         return true;
     };
+    let tid = w.tid.load(Ordering::Relaxed);
     match thread::is_runnable(tid) {
         Ok(true) => {
             thread::cpu_time(tid).map_or(true, |now| now.saturating_sub(cpu_since) >= threshold / 2)
