@@ -14,7 +14,7 @@
 //! # The reference count (fd lifetime)
 //!
 //! ```text
-//!   state = CLOSED bit | number of references
+//!   state = CLOSED bit | WLOCKED bit | WCONTENDED bit | number of references
 //!
 //!   open       refs = 1 (the handle itself)
 //!   op start   incref: CAS refs → refs + 1, never once CLOSED is set (then
@@ -36,12 +36,30 @@
 //!
 //! # The write lock (Go's `fdMutex` write lock)
 //!
-//! Every write takes `write_lock` for its whole length: [`NetFd::write_all`]
-//! loops `send` → park on `EAGAIN` → `send` while holding it, so two tasks
-//! writing one connection at once never interleave their bytes (Go's
-//! `FD.Write`). The lock is a task-aware [`RawMutex`]: a writer queued behind
-//! another parks. `close` needs nothing extra: it fails the holder's wait at
-//! once, the holder releases, and each queued writer then fails at `incref`.
+//! Every write takes the write lock for its whole length:
+//! [`NetFd::write_all`] loops `send` → park on `EAGAIN` → `send` while
+//! holding it, so two tasks writing one connection at once never interleave
+//! their bytes (Go's `FD.Write`). As in Go's `fdMutex`, the lock lives in
+//! `state` beside the count, and holding it *is* a reference: one CAS takes
+//! both (and is refused once CLOSED is set), one CAS gives both back, where
+//! a separate lock and count took four locked operations a write. The
+//! transitions are those of the runtime's task-aware lock
+//! ([`LockQueue`], whose queue parks a writer that finds the lock held):
+//!
+//! ```text
+//!   free       WLOCKED clear
+//!   held       WLOCKED set, counted in refs          lock: CAS free → held,
+//!                                                    refs + 1; unlock: CAS
+//!                                                    held → free, refs − 1
+//!   contended  WLOCKED | WCONTENDED: writers queued  unlock hands the lock
+//!                                                    (and its reference) to
+//!                                                    the oldest, refs kept
+//! ```
+//!
+//! `close` needs nothing extra: it fails the holder's wait at once, the
+//! holder releases (handing the lock on), and each writer handed the lock
+//! after CLOSED was set releases it at once with ErrClosed. An unlock that
+//! drops the last reference of a closed fd runs destroy, as `decref` does.
 //! Reads take no lock (Go's read lock only orders concurrent readers; each
 //! `recv` returns one contiguous piece either way).
 
@@ -50,7 +68,7 @@ use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use netpark_runtime::sync::{Notify, RawMutex, RawMutexGuard};
+use netpark_runtime::sync::{LockQueue, LockWord, Notify};
 use netpark_runtime::sys::retry_eintr;
 use netpark_runtime::{error, Mode, PollDesc, PollHandle};
 use parking_lot::Mutex;
@@ -59,6 +77,12 @@ use crate::sys;
 
 /// Set in `NetFd::state` once `close` has begun.
 const CLOSED: u64 = 1 << 63;
+/// Set in `NetFd::state` while a writer holds the write lock (and with it
+/// one of the counted references).
+const WLOCKED: u64 = 1 << 62;
+/// Set in `NetFd::state` beside `WLOCKED` while writers are queued in
+/// `NetFd::write_queue`; only the queue's slow paths move it.
+const WCONTENDED: u64 = 1 << 61;
 
 /// A non-blocking fd registered with the runtime.
 ///
@@ -68,7 +92,7 @@ const CLOSED: u64 = 1 << 63;
 #[derive(Debug)]
 #[repr(C)]
 pub struct NetFd {
-    /// CLOSED bit | reference count; see the module docs.
+    /// CLOSED, WLOCKED, WCONTENDED | reference count; see the module docs.
     state: AtomicU64,
     /// Readiness record: this fd's poll-cache slot, which the reactor finds
     /// by the token; vacated when the `NetFd` drops.
@@ -84,8 +108,8 @@ pub struct NetFd {
     is_socket: bool,
     /// Whether any timeout is set, so the hot path skips the lock.
     has_timeouts: AtomicBool,
-    /// Held by every write for its whole length; see "The write lock" above.
-    write_lock: RawMutex,
+    /// Writers waiting for the write lock in `state`; see "The write lock".
+    write_queue: LockQueue,
     /// Current back-off in ms after a resource error in `accept` (0: none);
     /// used by listening fds only, written by `accept`.
     accept_backoff_ms: AtomicU32,
@@ -104,6 +128,106 @@ impl Drop for Ref<'_> {
         if self.0.decref() {
             // A close is waiting for this (see `close`).
             self.0.closed.notify_one();
+        }
+    }
+}
+
+/// Holds the write lock, and with it a reference (see "The write lock");
+/// releases both on drop. Made by [`NetFd::lock_write`].
+#[derive(Debug)]
+pub struct WriteGuard<'a>(&'a NetFd);
+
+impl Drop for WriteGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.write_queue.unlock(&WriteWord(self.0));
+    }
+}
+
+/// The write lock's view of `NetFd::state`, for the runtime's
+/// [`LockQueue`]: its free / held / contended states are WLOCKED and
+/// WCONTENDED, and taking or releasing the lock adds or drops a reference
+/// in the same CAS (see "The write lock").
+struct WriteWord<'a>(&'a NetFd);
+
+impl WriteWord<'_> {
+    /// CAS `state` with `next(seen)` until it holds, or `next` says stop
+    /// (with its answer).
+    #[inline(always)]
+    fn update<R>(&self, mut next: impl FnMut(u64) -> Result<u64, R>) -> Result<u64, R> {
+        let state = &self.0.state;
+        let mut seen = state.load(Ordering::Relaxed);
+        loop {
+            let to = next(seen)?;
+            match state.compare_exchange_weak(seen, to, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Ok(to),
+                Err(now) => seen = now,
+            }
+        }
+    }
+}
+
+impl LockWord for WriteWord<'_> {
+    #[inline]
+    fn try_lock(&self) -> io::Result<bool> {
+        let taken = self.update(|s| {
+            if s & CLOSED != 0 {
+                Err(Err(error::closed()))
+            } else if s & WLOCKED != 0 {
+                Err(Ok(false))
+            } else {
+                Ok((s | WLOCKED) + 1)
+            }
+        });
+        taken.map_or_else(|answer| answer, |_| Ok(true))
+    }
+
+    fn lock_or_contend(&self) -> io::Result<bool> {
+        let mut took = false;
+        let r = self.update(|s| {
+            took = s & WLOCKED == 0;
+            if s & CLOSED != 0 {
+                Err(Err(error::closed()))
+            } else if took {
+                Ok((s | WLOCKED) + 1)
+            } else if s & WCONTENDED != 0 {
+                Err(Ok(false))
+            } else {
+                Ok(s | WCONTENDED)
+            }
+        });
+        r.map_or_else(|answer| answer, |_| Ok(took))
+    }
+
+    #[inline]
+    fn try_unlock(&self) -> bool {
+        let r = self.update(|s| {
+            if s & WCONTENDED != 0 {
+                Err(())
+            } else {
+                Ok((s & !WLOCKED) - 1)
+            }
+        });
+        match r {
+            Ok(now) => {
+                if now == CLOSED {
+                    self.0.last_reference_dropped();
+                }
+                true
+            }
+            Err(()) => false,
+        }
+    }
+
+    fn uncontend(&self) {
+        self.0.state.fetch_and(!WCONTENDED, Ordering::Relaxed);
+    }
+
+    fn unlock_contended(&self) {
+        let gone = WLOCKED | WCONTENDED;
+        let prev = self.0.state.fetch_sub(gone + 1, Ordering::AcqRel);
+        if prev - (gone + 1) == CLOSED {
+            self.0.last_reference_dropped();
         }
     }
 }
@@ -135,7 +259,7 @@ impl NetFd {
                 timeouts: Mutex::new((None, None)),
                 has_timeouts: AtomicBool::new(false),
                 accept_backoff_ms: AtomicU32::new(0),
-                write_lock: RawMutex::new(),
+                write_queue: LockQueue::new(),
                 closed: Notify::new(),
             }),
             Err(e) => {
@@ -163,9 +287,16 @@ impl NetFd {
     ///
     /// # Errors
     ///
-    /// [`error::cancelled`] when the task is cancelled while queued.
-    pub fn lock_write(&self) -> io::Result<RawMutexGuard<'_>> {
-        self.write_lock.lock()
+    /// [`error::closed`] after close; [`error::cancelled`] when the task is
+    /// cancelled while queued.
+    pub fn lock_write(&self) -> io::Result<WriteGuard<'_>> {
+        self.write_queue.lock(&WriteWord(self))?;
+        let held = WriteGuard(self);
+        if self.is_closed() {
+            // Handed the lock by a writer that released it after close.
+            return Err(error::closed());
+        }
+        Ok(held)
     }
 
     fn incref(&self) -> io::Result<Ref<'_>> {
@@ -198,6 +329,13 @@ impl NetFd {
             self.destroy();
         }
         last
+    }
+
+    /// The write lock's release dropped the last reference of a closed fd:
+    /// destroy, then tell the waiting close (as a `Ref`'s drop does).
+    fn last_reference_dropped(&self) {
+        self.destroy();
+        self.closed.notify_one();
     }
 
     /// Go's `FD.destroy`: deregister, free the slot, then `close(2)`.
@@ -247,10 +385,18 @@ impl NetFd {
         fd
     }
 
+    /// The deadline of an operation starting now, from the std-style
+    /// timeouts; `None` without a lock or a clock read when none is set.
+    #[inline(always)]
     fn op_deadline(&self, mode: Mode) -> Option<Instant> {
         if !self.has_timeouts.load(Ordering::Relaxed) {
             return None;
         }
+        self.op_deadline_slow(mode)
+    }
+
+    #[cold]
+    fn op_deadline_slow(&self, mode: Mode) -> Option<Instant> {
         let t = self.timeouts.lock();
         let d = match mode {
             Mode::Read => t.0,
@@ -281,11 +427,23 @@ impl NetFd {
         &self,
         mode: Mode,
         wait_first: bool,
-        mut op: impl FnMut(RawFd) -> io::Result<T>,
+        op: impl FnMut(RawFd) -> io::Result<T>,
     ) -> io::Result<T> {
         // Fairness without preemption: see netpark_runtime::task::coop.
         netpark_runtime::consume_budget();
         let _r = self.incref()?;
+        self.retry(mode, wait_first, op)
+    }
+
+    /// The loop of [`io_from`](Self::io_from), for a caller that holds a
+    /// reference (its own, or the write lock's).
+    #[inline(always)]
+    fn retry<T>(
+        &self,
+        mode: Mode,
+        wait_first: bool,
+        mut op: impl FnMut(RawFd) -> io::Result<T>,
+    ) -> io::Result<T> {
         let deadline = self.op_deadline(mode);
         if wait_first {
             self.pd.wait_until_for(mode, deadline, self)?;
@@ -380,10 +538,10 @@ impl NetFd {
     ///
     /// As [`try_read`](Self::try_read).
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        let _r = self.incref()?;
-        let Some(_w) = self.write_lock.try_lock() else {
+        if !WriteWord(self).try_lock()? {
             return Err(io::ErrorKind::WouldBlock.into());
-        };
+        }
+        let _w = WriteGuard(self);
         if self.is_socket {
             retry_eintr(|| sys::send(self.fd, buf))
         } else {
@@ -497,16 +655,18 @@ impl NetFd {
         if buf.is_empty() {
             return Ok(0);
         }
-        let _w = self.write_lock.lock()?;
-        self.write_once(buf)
+        let w = self.lock_write()?;
+        self.write_once(&w, buf)
     }
 
-    /// One send (or write) of `buf`, parking on `EAGAIN`; the caller holds `write_lock`.
-    fn write_once(&self, buf: &[u8]) -> io::Result<usize> {
+    /// One send (or write) of `buf`, parking on `EAGAIN`, under the write
+    /// lock (whose reference stands for the operation's).
+    fn write_once(&self, _held: &WriteGuard<'_>, buf: &[u8]) -> io::Result<usize> {
+        netpark_runtime::consume_budget();
         if self.is_socket {
-            self.io(Mode::Write, |fd| sys::send(fd, buf))
+            self.retry(Mode::Write, false, |fd| sys::send(fd, buf))
         } else {
-            self.io(Mode::Write, |fd| sys::write(fd, buf))
+            self.retry(Mode::Write, false, |fd| sys::write(fd, buf))
         }
     }
 
@@ -522,9 +682,9 @@ impl NetFd {
         if buf.is_empty() {
             return Ok(());
         }
-        let _w = self.write_lock.lock()?;
+        let w = self.lock_write()?;
         while !buf.is_empty() {
-            match self.write_once(buf)? {
+            match self.write_once(&w, buf)? {
                 0 => return Err(io::ErrorKind::WriteZero.into()),
                 n => buf = &buf[n..],
             }
@@ -538,7 +698,7 @@ impl NetFd {
     ///
     /// As [`write`](Self::write).
     pub fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let _w = self.write_lock.lock()?;
+        let _w = self.lock_write()?;
         self.io(Mode::Write, |fd| sys::writev(fd, bufs))
     }
 

@@ -4,16 +4,13 @@
 //! file with `dup2`, which would close an fd another test thread had just
 //! opened under that number.
 
+mod util;
+
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use netpark_net::{is_closed, TcpListener, TcpStream, UdpSocket};
-
-/// Whether `fd` is open in this process.
-fn is_open(fd: i32) -> bool {
-    // SAFETY: F_GETFD only reads the descriptor flags of `fd`, if it exists.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
-}
+use util::is_open;
 
 /// Makes `fd`, freed by a close, name a fresh pipe, as the kernel does when
 /// the next socket or file gets the lowest free number. Returns the pipe's

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use netpark_net::{is_closed, TcpStream};
 use netpark_runtime as rt;
-use util::{local_listener, with_runtime};
+use util::{local_listener, wait_for_writers, with_runtime};
 
 #[test]
 fn a_write_all_is_not_split_by_a_write_that_starts_while_it_is_blocked() {
@@ -99,17 +99,7 @@ fn close_fails_writers_queued_behind_a_blocked_one() {
             })
             .collect();
         // One writer blocks on the full socket, the other two on its write lock.
-        let start = Instant::now();
-        loop {
-            let dump = rt::dump();
-            if dump.contains("waiting: write fd")
-                && dump.matches("waiting: sync.Mutex.Lock").count() == 2
-            {
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(10), "{dump}");
-            rt::sleep(Duration::from_millis(5)).unwrap();
-        }
+        wait_for_writers(2);
         let t = Instant::now();
         c.close().unwrap();
         for w in writers {

@@ -188,3 +188,80 @@ fn a_waiter_unwound_at_shutdown_leaves_the_queue() {
         *lock.lock().unwrap() += 1;
     });
 }
+
+/// A lock word kept beside a "closed" flag, as the net crate keeps its fd
+/// write lock in the fd's reference word: LOCKED/CONTENDED in two bits,
+/// refused once closed.
+#[derive(Default)]
+struct ClosableWord {
+    bits: AtomicUsize,
+    closed: AtomicBool,
+}
+
+const HELD: usize = 1;
+const WAITERS: usize = 2;
+
+impl rt::sync::LockWord for ClosableWord {
+    fn try_lock(&self) -> std::io::Result<bool> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(rt::error::closed());
+        }
+        Ok(self
+            .bits
+            .compare_exchange(0, HELD, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok())
+    }
+    fn lock_or_contend(&self) -> std::io::Result<bool> {
+        if self.try_lock()? {
+            return Ok(true);
+        }
+        self.bits.fetch_or(WAITERS, Ordering::AcqRel);
+        Ok(false)
+    }
+    fn try_unlock(&self) -> bool {
+        self.bits
+            .compare_exchange(HELD, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+    fn uncontend(&self) {
+        self.bits.store(HELD, Ordering::SeqCst);
+    }
+    fn unlock_contended(&self) {
+        self.bits.store(0, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_lock_queue_serves_a_word_kept_elsewhere_and_its_refusal_queues_nobody() {
+    with_runtime(2, LIMIT, || {
+        let lock = Arc::new((rt::sync::LockQueue::new(), ClosableWord::default()));
+        lock.0.lock(&lock.1).unwrap();
+        // Two waiters queue behind the holder and get the lock in turn.
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let waiters: Vec<_> = (0..2)
+            .map(|i| {
+                let (lock, order) = (lock.clone(), order.clone());
+                let h = rt::spawn(move || {
+                    lock.0.lock(&lock.1).unwrap();
+                    order.lock().unwrap().push(i);
+                    lock.0.unlock(&lock.1);
+                });
+                // Queued before the next one comes.
+                while rt::dump().matches("sync.Mutex.Lock").count() < i + 1 {
+                    rt::sleep(Duration::from_millis(1)).unwrap();
+                }
+                h
+            })
+            .collect();
+        assert_eq!(lock.1.bits.load(Ordering::SeqCst), HELD | WAITERS);
+        lock.0.unlock(&lock.1);
+        waiters.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(*order.lock().unwrap(), [0, 1]);
+        assert_eq!(lock.1.bits.load(Ordering::SeqCst), 0, "free, nobody queued");
+        // Refused: an error, the word untouched, nothing queued.
+        lock.1.closed.store(true, Ordering::SeqCst);
+        let e = lock.0.lock(&lock.1).unwrap_err();
+        assert!(rt::error::is_closed(&e), "{e}");
+        assert_eq!(lock.1.bits.load(Ordering::SeqCst), 0);
+    });
+}

@@ -75,6 +75,12 @@ pub fn assert_nonblocking_cloexec(fd: std::os::fd::RawFd) {
     assert!(fdfl & libc::FD_CLOEXEC != 0, "fd {fd} lacks FD_CLOEXEC");
 }
 
+/// Whether `fd` names an open file in this process.
+pub fn is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor flags of `fd`, if it exists.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
 /// Number of open fds of this process.
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
@@ -158,4 +164,20 @@ pub fn read_all(mut s: impl io::Read) -> Vec<u8> {
     let mut v = Vec::new();
     s.read_to_end(&mut v).expect("read to end");
     v
+}
+
+/// Waits until the runtime's dump shows one writer parked on the full
+/// socket and `queued` parked on its write lock.
+pub fn wait_for_writers(queued: usize) {
+    let start = std::time::Instant::now();
+    loop {
+        let dump = netpark_runtime::dump();
+        if dump.contains("waiting: write fd")
+            && dump.matches("waiting: sync.Mutex.Lock").count() == queued
+        {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{dump}");
+        netpark_runtime::sleep(Duration::from_millis(5)).unwrap();
+    }
 }

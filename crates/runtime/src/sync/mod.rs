@@ -26,7 +26,7 @@ mod sudog;
 pub mod wait_group;
 
 pub use channel::{channel, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
-pub use mutex::{Mutex, MutexGuard, RawMutex, RawMutexGuard};
+pub use mutex::{LockQueue, LockWord, Mutex, MutexGuard, RawMutex, RawMutexGuard};
 pub use notify::{Condvar, Notify};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use select::Select;

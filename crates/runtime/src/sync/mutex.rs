@@ -36,11 +36,14 @@
 //! everywhere in netpark: a woken waiter whose ticket is still queued parks
 //! again.
 //!
-//! [`RawMutex`] is the lock alone (the word and the queue): the net crate's
-//! fd write lock uses it, since what it guards is the fd's byte stream, not a
-//! Rust value. [`Mutex<T>`] adds the value, kept in a `parking_lot::Mutex`
-//! that is always free when the `RawMutex` is taken (only its holder touches
-//! it), so the guard needs no `unsafe`.
+//! [`RawMutex`] is the lock alone (a one-byte word and the queue), for what
+//! is not a Rust value (an `io::pipe`'s write side). [`Mutex<T>`] adds the
+//! value, kept in a `parking_lot::Mutex` that is always free when the
+//! `RawMutex` is taken (only its holder touches it), so the guard needs no
+//! `unsafe`. The queue is [`LockQueue`], which runs the table above on any
+//! word that implements [`LockWord`]: the net crate's fd write lock keeps
+//! its three states in the fd's reference word (Go's `fdMutex`), so that
+//! one CAS takes the lock and a reference to the fd together.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -94,9 +97,9 @@ pub struct Mutex<T: ?Sized> {
 #[repr(C)]
 pub struct RawMutex {
     /// UNLOCKED / LOCKED / CONTENDED; see the module docs for who moves it.
-    state: AtomicU8,
-    /// Parked lockers in arrival order; touched by the slow paths only.
-    queue: parking_lot::Mutex<Queue>,
+    state: ByteWord,
+    /// Parked lockers; moves the word out of CONTENDED.
+    queue: LockQueue,
 }
 
 /// Proof of holding a [`RawMutex`]; releases it on drop.
@@ -189,11 +192,8 @@ impl RawMutex {
     /// A new, unlocked lock.
     pub const fn new() -> RawMutex {
         RawMutex {
-            state: AtomicU8::new(UNLOCKED),
-            queue: parking_lot::const_mutex(Queue {
-                next_ticket: 0,
-                waiters: VecDeque::new(),
-            }),
+            state: ByteWord(AtomicU8::new(UNLOCKED)),
+            queue: LockQueue::new(),
         }
     }
 
@@ -204,52 +204,163 @@ impl RawMutex {
     /// As [`Mutex::lock`].
     #[inline]
     pub fn lock(&self) -> io::Result<RawMutexGuard<'_>> {
-        if self
-            .state
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.lock_slow()?;
-        }
+        self.queue.lock(&self.state)?;
         Ok(RawMutexGuard(self))
     }
 
     /// Takes the lock if it is free, without waiting.
     #[inline]
     pub fn try_lock(&self) -> Option<RawMutexGuard<'_>> {
-        self.state
+        matches!(self.state.try_lock(), Ok(true)).then(|| RawMutexGuard(self))
+    }
+
+    /// Releases the lock, handing it to the oldest waiter if there is one.
+    #[inline]
+    fn unlock(&self) {
+        self.queue.unlock(&self.state);
+    }
+}
+
+/// The word a lock keeps its state in, when that word is not the lock's
+/// own: the net crate's fd word also counts the fd's references and
+/// refuses the lock once the fd is closed (Go's `fdMutex`), so that one
+/// atomic operation takes the lock and a reference together.
+///
+/// The word has the three states of the module docs (free, held, held with
+/// waiters: UNLOCKED, LOCKED, CONTENDED) beside whatever else it holds, and
+/// [`LockQueue`] drives them through these transitions, the `under the
+/// queue lock` ones only while it holds its queue's lock.
+pub trait LockWord {
+    /// UNLOCKED → LOCKED: `Ok(true)`. `Ok(false)`: held (LOCKED or
+    /// CONTENDED). An error refuses the lock and changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the word's owner refuses the lock with.
+    fn try_lock(&self) -> io::Result<bool>;
+    /// Under the queue lock: UNLOCKED → LOCKED (`Ok(true)`), or LOCKED →
+    /// CONTENDED, or already CONTENDED (`Ok(false)`: the caller queues).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_lock`](Self::try_lock).
+    fn lock_or_contend(&self) -> io::Result<bool>;
+    /// LOCKED → UNLOCKED; `false`, changing nothing, when CONTENDED.
+    fn try_unlock(&self) -> bool;
+    /// Under the queue lock: CONTENDED → LOCKED (the last waiter was handed
+    /// the lock, or left the queue).
+    fn uncontend(&self);
+    /// Under the queue lock: CONTENDED → UNLOCKED (no waiter left to hand
+    /// the lock to).
+    fn unlock_contended(&self);
+}
+
+/// [`RawMutex`]'s word: one byte, UNLOCKED / LOCKED / CONTENDED.
+#[derive(Debug)]
+struct ByteWord(AtomicU8);
+
+impl LockWord for ByteWord {
+    #[inline]
+    fn try_lock(&self) -> io::Result<bool> {
+        Ok(self
+            .0
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| RawMutexGuard(self))
+            .is_ok())
+    }
+
+    fn lock_or_contend(&self) -> io::Result<bool> {
+        let mut seen = self.0.load(Ordering::Relaxed);
+        loop {
+            let (from, to) = match seen {
+                UNLOCKED => (UNLOCKED, LOCKED),
+                LOCKED => (LOCKED, CONTENDED),
+                _ => return Ok(false),
+            };
+            match self
+                .0
+                .compare_exchange(from, to, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(from == UNLOCKED),
+                Err(now) => seen = now,
+            }
+        }
+    }
+
+    #[inline]
+    fn try_unlock(&self) -> bool {
+        self.0
+            .compare_exchange(LOCKED, UNLOCKED, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    fn uncontend(&self) {
+        self.0.store(LOCKED, Ordering::Relaxed);
+    }
+
+    fn unlock_contended(&self) {
+        self.0.store(UNLOCKED, Ordering::Release);
+    }
+}
+
+/// The parked lockers of a lock whose word ([`LockWord`]) may live
+/// elsewhere: the waiting, the arrival order, the hand-off and the
+/// cancellation of the module docs, for any word.
+#[derive(Debug)]
+pub struct LockQueue {
+    /// Parked lockers in arrival order; touched by the slow paths only.
+    queue: parking_lot::Mutex<Queue>,
+}
+
+impl Default for LockQueue {
+    fn default() -> LockQueue {
+        LockQueue::new()
+    }
+}
+
+impl LockQueue {
+    /// An empty queue.
+    pub const fn new() -> LockQueue {
+        LockQueue {
+            queue: parking_lot::const_mutex(Queue {
+                next_ticket: 0,
+                waiters: VecDeque::new(),
+            }),
+        }
+    }
+
+    /// Takes the lock whose state is `word`, parking the caller while
+    /// another holds it. `Ok` means the caller holds it and must release it
+    /// with [`unlock`](Self::unlock) on the same word.
+    ///
+    /// # Errors
+    ///
+    /// As [`Mutex::lock`], and whatever `word` refuses the lock with.
+    #[inline]
+    pub fn lock<W: LockWord + ?Sized>(&self, word: &W) -> io::Result<()> {
+        if word.try_lock()? {
+            return Ok(());
+        }
+        self.lock_slow(word)
     }
 
     /// Queues the caller and parks it until the lock is handed to it.
     #[cold]
-    fn lock_slow(&self) -> io::Result<()> {
+    fn lock_slow<W: LockWord + ?Sized>(&self, word: &W) -> io::Result<()> {
         let ticket = {
             let mut q = self.queue.lock();
-            let mut seen = self.state.load(Ordering::Relaxed);
-            loop {
-                let (from, to) = match seen {
-                    UNLOCKED => (UNLOCKED, LOCKED),
-                    LOCKED => (LOCKED, CONTENDED),
-                    _ => break,
-                };
-                match self
-                    .state
-                    .compare_exchange(from, to, Ordering::Acquire, Ordering::Relaxed)
-                {
-                    Ok(_) if from == UNLOCKED => return Ok(()),
-                    Ok(_) => break,
-                    Err(now) => seen = now,
-                }
+            if word.lock_or_contend()? {
+                return Ok(());
             }
             let ticket = q.next_ticket;
             q.next_ticket += 1;
             q.waiters.push_back((ticket, current_unparker()));
             ticket
         };
-        let queued = Queued { lock: self, ticket };
+        let queued = Queued {
+            queue: self,
+            word,
+            ticket,
+        };
         loop {
             let woke = park::park(WaitReason::MutexLock, None);
             let result = match woke {
@@ -267,32 +378,29 @@ impl RawMutex {
         }
     }
 
-    /// Releases the lock, handing it to the oldest waiter if there is one.
+    /// Releases the lock whose state is `word` (the caller holds it),
+    /// handing it to the oldest waiter if there is one.
     #[inline]
-    fn unlock(&self) {
-        if self
-            .state
-            .compare_exchange(LOCKED, UNLOCKED, Ordering::Release, Ordering::Relaxed)
-            .is_err()
-        {
-            self.unlock_slow();
+    pub fn unlock<W: LockWord + ?Sized>(&self, word: &W) {
+        if !word.try_unlock() {
+            self.unlock_slow(word);
         }
     }
 
     /// Hands the lock to the oldest waiter (the word is CONTENDED).
     #[cold]
-    fn unlock_slow(&self) {
+    fn unlock_slow<W: LockWord + ?Sized>(&self, word: &W) {
         let next = {
             let mut q = self.queue.lock();
             match q.waiters.pop_front() {
                 Some((_, u)) => {
                     if q.waiters.is_empty() {
-                        self.state.store(LOCKED, Ordering::Relaxed);
+                        word.uncontend();
                     }
                     Some(u)
                 }
                 None => {
-                    self.state.store(UNLOCKED, Ordering::Release);
+                    word.unlock_contended();
                     None
                 }
             }
@@ -312,34 +420,36 @@ impl RawMutex {
 /// unlock would later hand the lock to a task that no longer exists, and
 /// every other locker would wait forever
 /// (`a_waiter_unwound_at_shutdown_leaves_the_queue`).
-struct Queued<'a> {
-    /// The lock waited for.
-    lock: &'a RawMutex,
-    /// Our entry in its queue.
+struct Queued<'a, W: LockWord + ?Sized> {
+    /// The queue waited in.
+    queue: &'a LockQueue,
+    /// The lock's word.
+    word: &'a W,
+    /// Our entry in the queue.
     ticket: u64,
 }
 
-impl Queued<'_> {
+impl<W: LockWord + ?Sized> Queued<'_, W> {
     /// Leaves the queue and returns true; false if the lock was handed to us
     /// first (we hold it).
     fn leave(&self) -> bool {
-        let mut q = self.lock.queue.lock();
+        let mut q = self.queue.queue.lock();
         let Some(i) = q.waiters.iter().position(|(t, _)| *t == self.ticket) else {
             return false;
         };
         q.waiters.remove(i);
         if q.waiters.is_empty() {
             // Still held by someone; nobody left to hand it to.
-            self.lock.state.store(LOCKED, Ordering::Relaxed);
+            self.word.uncontend();
         }
         true
     }
 }
 
-impl Drop for Queued<'_> {
+impl<W: LockWord + ?Sized> Drop for Queued<'_, W> {
     fn drop(&mut self) {
         if !self.leave() {
-            self.lock.unlock();
+            self.queue.unlock(self.word);
         }
     }
 }
