@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use corosensei::CoroutineResult;
 
 use super::{Local, LocalGuard, Message, Runnable, RuntimeShared, FORCED_UNWIND, STACK_POOL_MAX};
-use crate::reactor::PollBuffers;
+use crate::reactor::{PollBuffers, DISPATCH_CHUNK};
 use crate::task::context::{self, NewTask, Switch};
 use crate::task::park::unpark_task;
 use crate::task::stack;
@@ -122,6 +122,11 @@ impl Worker {
             }
             if let Some(r) = self.local.pop() {
                 self.run_one(r);
+                continue;
+            }
+            if self.buf.pending() {
+                // The tasks the last chunk woke have run: wake the next.
+                self.poll(None);
                 continue;
             }
             if self.drain_inbox() > 0 || self.fire_timers() > 0 {
@@ -246,8 +251,17 @@ impl Worker {
         true
     }
 
+    /// One reactor turn: the next chunk of the last `epoll_wait`'s events
+    /// if some are left (without a syscall, and without waiting), else a
+    /// new `epoll_wait` of up to `timeout` and its first chunk
+    /// (reactor/mod.rs, "One turn").
     fn poll(&mut self, timeout: Option<Duration>) {
-        if let Err(e) = self.local.me.poller.poll(timeout, &mut self.buf) {
+        let poller = &self.local.me.poller;
+        if self.buf.pending() {
+            poller.dispatch(&mut self.buf, DISPATCH_CHUNK);
+            return;
+        }
+        if let Err(e) = poller.poll(timeout, &mut self.buf, DISPATCH_CHUNK) {
             log::error!(
                 "netpark: worker {} epoll_wait failed: {e}",
                 self.local.me.index
