@@ -151,16 +151,17 @@ impl Drop for WriteGuard<'_> {
 struct WriteWord<'a>(&'a NetFd);
 
 impl WriteWord<'_> {
-    /// CAS `state` with `next(seen)` until it holds, or `next` says stop
-    /// (with its answer).
+    /// CAS `state` to `next(seen)` until it holds (`Ok`, with the word as
+    /// it was just before) or `next` declines (`Err`, with the word it
+    /// declined).
     #[inline(always)]
-    fn update<R>(&self, mut next: impl FnMut(u64) -> Result<u64, R>) -> Result<u64, R> {
+    fn update(&self, mut next: impl FnMut(u64) -> Option<u64>) -> Result<u64, u64> {
         let state = &self.0.state;
         let mut seen = state.load(Ordering::Relaxed);
         loop {
-            let to = next(seen)?;
+            let to = next(seen).ok_or(seen)?;
             match state.compare_exchange_weak(seen, to, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return Ok(to),
+                Ok(_) => return Ok(seen),
                 Err(now) => seen = now,
             }
         }
@@ -170,52 +171,42 @@ impl WriteWord<'_> {
 impl LockWord for WriteWord<'_> {
     #[inline]
     fn try_lock(&self) -> io::Result<bool> {
-        let taken = self.update(|s| {
-            if s & CLOSED != 0 {
-                Err(Err(error::closed()))
-            } else if s & WLOCKED != 0 {
-                Err(Ok(false))
-            } else {
-                Ok((s | WLOCKED) + 1)
-            }
-        });
-        taken.map_or_else(|answer| answer, |_| Ok(true))
+        // Free and open: held, with the lock's reference.
+        match self.update(|s| (s & (CLOSED | WLOCKED) == 0).then(|| (s | WLOCKED) + 1)) {
+            Ok(_) => Ok(true),
+            Err(s) if s & CLOSED != 0 => Err(error::closed()),
+            Err(_) => Ok(false),
+        }
     }
 
     fn lock_or_contend(&self) -> io::Result<bool> {
-        let mut took = false;
         let r = self.update(|s| {
-            took = s & WLOCKED == 0;
-            if s & CLOSED != 0 {
-                Err(Err(error::closed()))
-            } else if took {
-                Ok((s | WLOCKED) + 1)
-            } else if s & WCONTENDED != 0 {
-                Err(Ok(false))
+            if s & CLOSED != 0 || s & WCONTENDED != 0 {
+                None
+            } else if s & WLOCKED == 0 {
+                Some((s | WLOCKED) + 1)
             } else {
-                Ok(s | WCONTENDED)
+                Some(s | WCONTENDED)
             }
         });
-        r.map_or_else(|answer| answer, |_| Ok(took))
+        match r {
+            Ok(before) => Ok(before & WLOCKED == 0),
+            Err(s) if s & CLOSED != 0 => Err(error::closed()),
+            // Contended already: the caller queues behind the others.
+            Err(_) => Ok(false),
+        }
     }
 
     #[inline]
     fn try_unlock(&self) -> bool {
-        let r = self.update(|s| {
-            if s & WCONTENDED != 0 {
-                Err(())
-            } else {
-                Ok((s & !WLOCKED) - 1)
-            }
-        });
-        match r {
-            Ok(now) => {
-                if now == CLOSED {
+        match self.update(|s| (s & WCONTENDED == 0).then(|| (s & !WLOCKED) - 1)) {
+            Ok(before) => {
+                if (before & !WLOCKED) - 1 == CLOSED {
                     self.0.last_reference_dropped();
                 }
                 true
             }
-            Err(()) => false,
+            Err(_) => false,
         }
     }
 
@@ -659,15 +650,25 @@ impl NetFd {
         self.write_once(&w, buf)
     }
 
-    /// One send (or write) of `buf`, parking on `EAGAIN`, under the write
-    /// lock (whose reference stands for the operation's).
-    fn write_once(&self, _held: &WriteGuard<'_>, buf: &[u8]) -> io::Result<usize> {
-        netpark_runtime::consume_budget();
+    /// One send (or write) of `buf`, parking on `EAGAIN`, under the write lock.
+    fn write_once(&self, held: &WriteGuard<'_>, buf: &[u8]) -> io::Result<usize> {
         if self.is_socket {
-            self.retry(Mode::Write, false, |fd| sys::send(fd, buf))
+            self.io_held(held, |fd| sys::send(fd, buf))
         } else {
-            self.retry(Mode::Write, false, |fd| sys::write(fd, buf))
+            self.io_held(held, |fd| sys::write(fd, buf))
         }
+    }
+
+    /// [`io`](Self::io) for a write under the write lock, whose reference
+    /// stands for the operation's (no `incref`).
+    #[inline(always)]
+    fn io_held<T>(
+        &self,
+        _held: &WriteGuard<'_>,
+        op: impl FnMut(RawFd) -> io::Result<T>,
+    ) -> io::Result<T> {
+        netpark_runtime::consume_budget();
+        self.retry(Mode::Write, false, op)
     }
 
     /// Writes all of `buf` (Go's `FD.Write`), holding the write lock
@@ -698,8 +699,8 @@ impl NetFd {
     ///
     /// As [`write`](Self::write).
     pub fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        let _w = self.lock_write()?;
-        self.io(Mode::Write, |fd| sys::writev(fd, bufs))
+        let w = self.lock_write()?;
+        self.io_held(&w, |fd| sys::writev(fd, bufs))
     }
 
     /// Sets (or clears, with `None`) the read and/or write deadline (Go's `SetDeadline`).

@@ -2,23 +2,19 @@
 //! reference, so the writers a close interrupts, not the close, may be the
 //! ones that shut the fd, and they do so before `close` returns.
 //!
-//! Alone in their test binary, one at a time: each checks that an fd number
-//! is free right after `close`, which a socket opened by a test running
-//! beside it could take.
+//! Each checks that its socket is shut right after `close` by its inode, not
+//! its number, which another thread may take as soon as it is free.
 
 mod util;
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use netpark_net::{is_closed, TcpStream};
 use netpark_runtime as rt;
-use util::{is_open, local_listener, wait_for_writers, with_runtime};
-
-/// One test at a time (see the module docs).
-static ALONE: Mutex<()> = Mutex::new(());
+use util::{inode, local_listener, wait_for_writers, with_runtime};
 
 // The write lock holds the fd's reference for its holder (Go's fdMutex): the
 // writer parked at close, and each queued writer handed the lock after it,
@@ -26,13 +22,13 @@ static ALONE: Mutex<()> = Mutex::new(());
 // before `close` returns.
 #[test]
 fn a_writer_holding_the_lock_at_close_shuts_the_fd_before_close_returns() {
-    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     with_runtime(2, || {
         let (l, addr) = local_listener();
         let c = Arc::new(TcpStream::connect(addr).unwrap());
         let _s = l.accept().unwrap(); // never reads
         c.set_send_buffer_size(4096).unwrap();
         let fd = c.as_raw_fd();
+        let ino = inode(fd);
         let writers: Vec<_> = (0..3)
             .map(|_| {
                 let c = c.clone();
@@ -41,7 +37,11 @@ fn a_writer_holding_the_lock_at_close_shuts_the_fd_before_close_returns() {
             .collect();
         wait_for_writers(2);
         c.close().unwrap();
-        assert!(!is_open(fd), "fd {fd} still open when close returned");
+        assert_ne!(
+            inode(fd),
+            ino,
+            "the socket is still open when close returned"
+        );
         for w in writers {
             assert!(is_closed(&w.join().unwrap().unwrap_err()));
         }
@@ -58,13 +58,12 @@ fn a_writer_holding_the_lock_at_close_shuts_the_fd_before_close_returns() {
 // when close returns, and what the peer got is whole messages only.
 #[test]
 fn close_racing_contended_writers_ends_every_writer_and_shuts_the_fd() {
-    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     with_runtime(2, || {
         for round in 0..40u64 {
             let (l, addr) = local_listener();
             let c = Arc::new(TcpStream::connect(addr).unwrap());
             let (mut s, _) = l.accept().unwrap();
-            let fd = c.as_raw_fd();
+            let ino = inode(c.as_raw_fd());
             let reader = std::thread::spawn(move || {
                 let mut got = Vec::new();
                 let _ = s.read_to_end(&mut got);
@@ -94,7 +93,11 @@ fn close_racing_contended_writers_ends_every_writer_and_shuts_the_fd() {
             }
             rt::sleep(Duration::from_micros(200 * (round % 5))).unwrap();
             c.close().unwrap();
-            assert!(!is_open(fd), "round {round}: fd still open after close");
+            assert_ne!(
+                inode(c.as_raw_fd()),
+                ino,
+                "round {round}: the socket is still open after close"
+            );
             let sent: Vec<usize> = writers.into_iter().map(|w| w.join().unwrap()).collect();
             let got = reader.join().unwrap();
             // Whole messages, one writer's bytes at a time.

@@ -81,6 +81,18 @@ pub fn is_open(fd: i32) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }
 
+/// The device and inode `fd` names (a socket's are unique while it is open), or `None`
+/// when `fd` is not open: with it a test can tell "our socket is closed"
+/// from "its number now names another file" (another thread of the
+/// process, the runtime's monitor reading `/proc` among them, may take a
+/// freed number at once).
+pub fn inode(fd: i32) -> Option<(u64, u64)> {
+    // SAFETY: an all-zero `stat` is a valid value for the kernel to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes only into `st`, which outlives the call.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+}
+
 /// Number of open fds of this process.
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
