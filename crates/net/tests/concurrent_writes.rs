@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use netpark_net::{is_closed, TcpStream};
 use netpark_runtime as rt;
-use util::{local_listener, wait_for_writers, with_runtime};
+use util::{blocked_and_queued_writers, local_listener, with_runtime};
 
 #[test]
 fn a_write_all_is_not_split_by_a_write_that_starts_while_it_is_blocked() {
@@ -88,18 +88,8 @@ fn concurrent_write_all_calls_from_many_tasks_arrive_whole() {
 #[test]
 fn close_fails_writers_queued_behind_a_blocked_one() {
     with_runtime(2, || {
-        let (l, addr) = local_listener();
-        let c = Arc::new(TcpStream::connect(addr).unwrap());
-        let _s = l.accept().unwrap(); // never reads
-        c.set_send_buffer_size(4096).unwrap();
-        let writers: Vec<_> = (0..3)
-            .map(|_| {
-                let c = c.clone();
-                rt::spawn(move || c.write_all(&vec![7u8; 8 << 20]))
-            })
-            .collect();
         // One writer blocks on the full socket, the other two on its write lock.
-        wait_for_writers(2);
+        let (c, _peer, writers) = blocked_and_queued_writers();
         let t = Instant::now();
         c.close().unwrap();
         for w in writers {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use netpark_net::{is_closed, TcpStream};
 use netpark_runtime as rt;
-use util::{inode, local_listener, wait_for_writers, with_runtime};
+use util::{blocked_and_queued_writers, inode, local_listener, with_runtime};
 
 // The write lock holds the fd's reference for its holder (Go's fdMutex): the
 // writer parked at close, and each queued writer handed the lock after it,
@@ -23,19 +23,9 @@ use util::{inode, local_listener, wait_for_writers, with_runtime};
 #[test]
 fn a_writer_holding_the_lock_at_close_shuts_the_fd_before_close_returns() {
     with_runtime(2, || {
-        let (l, addr) = local_listener();
-        let c = Arc::new(TcpStream::connect(addr).unwrap());
-        let _s = l.accept().unwrap(); // never reads
-        c.set_send_buffer_size(4096).unwrap();
+        let (c, _peer, writers) = blocked_and_queued_writers();
         let fd = c.as_raw_fd();
         let ino = inode(fd);
-        let writers: Vec<_> = (0..3)
-            .map(|_| {
-                let c = c.clone();
-                rt::spawn(move || c.write_all(&vec![7u8; 8 << 20]))
-            })
-            .collect();
-        wait_for_writers(2);
         c.close().unwrap();
         assert_ne!(
             inode(fd),

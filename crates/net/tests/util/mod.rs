@@ -178,16 +178,32 @@ pub fn read_all(mut s: impl io::Read) -> Vec<u8> {
     v
 }
 
-/// Waits until the runtime's dump shows one writer parked on the full
-/// socket and `queued` parked on its write lock.
-pub fn wait_for_writers(queued: usize) {
+/// Three tasks writing 8 MiB each to one connection whose peer never
+/// reads: once this returns, one is parked on the full socket and two on
+/// its write lock. Returns the connection, the peer (keep it open) and the
+/// writers.
+pub fn blocked_and_queued_writers() -> (
+    std::sync::Arc<netpark_net::TcpStream>,
+    netpark_net::TcpStream,
+    Vec<netpark_runtime::JoinHandle<io::Result<()>>>,
+) {
+    let (l, addr) = local_listener();
+    let c = std::sync::Arc::new(netpark_net::TcpStream::connect(addr).unwrap());
+    let (peer, _) = l.accept().unwrap();
+    c.set_send_buffer_size(4096).unwrap();
+    let writers = (0..3)
+        .map(|_| {
+            let c = c.clone();
+            netpark_runtime::spawn(move || c.write_all(&vec![7u8; 8 << 20]))
+        })
+        .collect();
     let start = std::time::Instant::now();
     loop {
         let dump = netpark_runtime::dump();
         if dump.contains("waiting: write fd")
-            && dump.matches("waiting: sync.Mutex.Lock").count() == queued
+            && dump.matches("waiting: sync.Mutex.Lock").count() == 2
         {
-            return;
+            return (c, peer, writers);
         }
         assert!(start.elapsed() < Duration::from_secs(10), "{dump}");
         netpark_runtime::sleep(Duration::from_millis(5)).unwrap();
