@@ -12,7 +12,9 @@
 # The figure that separates servers is server CPU time per request (the client
 # saturates first on 2 cores), split into user time (the runtime's own code)
 # and system time (the kernel's, ~94% of the total for echo); p99 latency is
-# printed beside it. Ratios are against tokio.
+# printed beside it. Ratios are against tokio: of the means over all rounds,
+# then per round (each round runs the three back to back) as a median with
+# its range and the count of rounds where netpark was at or below tokio.
 #
 # The user/system split from /proc is the kernel's tick accounting (250 Hz
 # here): a 4 s round of a server at ~13% user time rests on ~130 ticks,
@@ -94,6 +96,28 @@ awk -v perf="$PERF_USER" '
     sys[k] += v["server_sys_us_per_req"]; p99[k] += v["p99_us"]; rps[k] += v["rps"]; n[k]++
     upf[k] += v["server_cpu_us_per_req"] * v["perf_user_share"]
     conns[$2] = 1
+    # The round this line belongs to: the r-th run of this server and conns.
+    r = ++rounds[k]
+    pu[k, r] = (perf == 1 ? v["server_cpu_us_per_req"] * v["perf_user_share"] : v["server_user_us_per_req"])
+    pc[k, r] = v["server_cpu_us_per_req"]; pp[k, r] = v["p99_us"]
+  }
+  # Sorts a[1..n] in place (n is small).
+  function sort(a, n,   i, j, t) {
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+  }
+  # The per-round ratios of one figure (f: the array) for server a against
+  # b: their median, their range and in how many rounds a was at most b.
+  function paired(f, a, b, n,   r, x, le, m) {
+    le = 0
+    for (r = 1; r <= n; r++) {
+      if (f == "u") x[r] = pu[a, r] / pu[b, r]
+      else if (f == "c") x[r] = pc[a, r] / pc[b, r]
+      else x[r] = pp[a, r] / pp[b, r]
+      if (x[r] <= 1) le++
+    }
+    sort(x, n)
+    m = (n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2)
+    return sprintf("%5.2fx (%4.2f-%4.2f, <=1 in %d/%d)", m, x[1], x[n], le, n)
   }
   function row(c, name, k) {
     printf "%-6s %-15s %9.3f %9.3f %9.3f %8.0f %9.0f", c, name, usr[k]/n[k], sys[k]/n[k], cpu[k]/n[k], p99[k]/n[k], rps[k]/n[k]
@@ -113,5 +137,18 @@ awk -v perf="$PERF_USER" '
     for (c in conns) {
       for (s = 1; s <= 3; s++) row(c, names[s], names[s] SUBSEP c)
       for (s = 1; s <= 2; s++) ratio(c, names[s] "/tokio", names[s] SUBSEP c, "tokio" SUBSEP c)
+    }
+    # Each round runs the servers back to back, so the ratio of one round is taken
+    # in one spell of the host; the median of the per-round ratios is the
+    # figure a slow or fast spell moves least.
+    printf "\nper-round ratios against tokio (median, range, rounds at or below 1):\n"
+    printf "%-6s %-15s %-33s %-33s %s\n", "conns", "server", (perf == 1 ? "user (perf)" : "user"), "total CPU", "p99"
+    for (c in conns) {
+      for (s = 1; s <= 2; s++) {
+        a = names[s] SUBSEP c; b = "tokio" SUBSEP c
+        nr = (rounds[a] < rounds[b] ? rounds[a] : rounds[b])
+        if (nr == 0) continue
+        printf "%-6s %-15s %-33s %-33s %s\n", c, names[s], paired("u", a, b, nr), paired("c", a, b, nr), paired("p", a, b, nr)
+      }
     }
   }' "$results"
