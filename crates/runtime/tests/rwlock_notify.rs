@@ -99,6 +99,46 @@ fn a_cancelled_queued_writer_lets_the_readers_behind_it_in() {
 }
 
 #[test]
+fn try_read_and_try_write_take_what_is_free_and_never_queue() {
+    with_runtime(2, LIMIT, || {
+        let mut l = RwLock::new(1u32);
+        *l.get_mut() += 1;
+        let l = Arc::new(l);
+        {
+            let a = l.try_read().expect("a free lock grants a read");
+            let b = l.try_read().expect("readers share");
+            assert_eq!(*a + *b, 4);
+            assert!(l.try_write().is_none(), "a write granted beside readers");
+        }
+        {
+            let mut w = l.try_write().expect("a free lock grants a write");
+            *w += 1;
+            assert!(l.try_read().is_none(), "a read granted beside the writer");
+            assert!(l.try_write().is_none(), "two writers");
+        }
+        // A writer queued behind a reader stops new readers, a try too
+        // (writers not starved).
+        let held = l.read().unwrap();
+        let l2 = l.clone();
+        let writer = rt::spawn(move || {
+            *l2.write().unwrap() += 10;
+        });
+        let queued = Instant::now();
+        while !format!("{l:?}").contains("waiting: 1") {
+            assert!(queued.elapsed() < LIMIT, "the writer never queued");
+            rt::sleep(Duration::from_millis(1)).unwrap();
+        }
+        assert!(l.try_read().is_none(), "a read passed a queued writer");
+        drop(held);
+        writer.join().unwrap();
+        // The refused tries left nothing queued: the lock is free again.
+        assert!(format!("{l:?}").contains("waiting: 0"), "{l:?}");
+        let l = Arc::try_unwrap(l).expect("the writer task is gone");
+        assert_eq!(l.into_inner(), 13);
+    });
+}
+
+#[test]
 fn notify_stores_one_permit_and_wakes_waiters() {
     with_runtime(2, LIMIT, || {
         let n = Arc::new(Notify::new());

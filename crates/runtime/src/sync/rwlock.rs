@@ -13,6 +13,8 @@
 //!             starved); else queues
 //!   write()   granted at once when nobody holds it and nobody is queued;
 //!             else queues
+//!   try_read(), try_write()
+//!             granted by the same rules, or refused at once (never queue)
 //!   release   the last reader or the writer hands the lock on: a Write at
 //!             the head of the queue gets it alone; a run of Reads at the
 //!             head all get it together. Granted waiters leave the queue
@@ -125,21 +127,35 @@ impl<T> RwLock<T> {
             data: parking_lot::RwLock::new(value),
         }
     }
+
+    /// Consumes the lock, returning the value.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl State {
+    /// Takes the lock for `want` if the table above grants it at once.
+    fn try_take(&mut self, want: Want) -> bool {
+        let free = match want {
+            Want::Read => !self.writer && self.queue.is_empty(),
+            Want::Write => !self.writer && self.readers == 0 && self.queue.is_empty(),
+        };
+        if free {
+            match want {
+                Want::Read => self.readers += 1,
+                Want::Write => self.writer = true,
+            }
+        }
+        free
+    }
 }
 
 impl<T: ?Sized> RwLock<T> {
     fn acquire(&self, want: Want) -> io::Result<()> {
         let ticket = {
             let mut s = self.state.lock();
-            let free = match want {
-                Want::Read => !s.writer && s.queue.is_empty(),
-                Want::Write => !s.writer && s.readers == 0 && s.queue.is_empty(),
-            };
-            if free {
-                match want {
-                    Want::Read => s.readers += 1,
-                    Want::Write => s.writer = true,
-                }
+            if s.try_take(want) {
                 return Ok(());
             }
             let t = s.next;
@@ -197,14 +213,16 @@ impl<T: ?Sized> RwLock<T> {
     /// `Interrupted` when the task is cancelled while it waits.
     pub fn read(&self) -> io::Result<RwLockReadGuard<'_, T>> {
         self.acquire(Want::Read)?;
-        let data = self
-            .data
-            .try_read()
-            .expect("netpark RwLock: the value is free for readers");
-        Ok(RwLockReadGuard {
-            lock: self,
-            data: Some(data),
-        })
+        Ok(self.read_guard())
+    }
+
+    /// Takes the lock to read if that needs no wait (Go's `TryRLock`): no
+    /// writer holds it and none waits.
+    pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
+        self.state
+            .lock()
+            .try_take(Want::Read)
+            .then(|| self.read_guard())
     }
 
     /// Takes the lock to write, parking while anyone holds it.
@@ -214,14 +232,45 @@ impl<T: ?Sized> RwLock<T> {
     /// As [`read`](Self::read).
     pub fn write(&self) -> io::Result<RwLockWriteGuard<'_, T>> {
         self.acquire(Want::Write)?;
+        Ok(self.write_guard())
+    }
+
+    /// Takes the lock to write if that needs no wait (Go's `TryLock`):
+    /// nobody holds it and nobody waits.
+    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        self.state
+            .lock()
+            .try_take(Want::Write)
+            .then(|| self.write_guard())
+    }
+
+    /// The value, through a unique borrow (no locking needed).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// The guard of a read the state has granted.
+    fn read_guard(&self) -> RwLockReadGuard<'_, T> {
+        let data = self
+            .data
+            .try_read()
+            .expect("netpark RwLock: the value is free for readers");
+        RwLockReadGuard {
+            lock: self,
+            data: Some(data),
+        }
+    }
+
+    /// The guard of a write the state has granted.
+    fn write_guard(&self) -> RwLockWriteGuard<'_, T> {
         let data = self
             .data
             .try_write()
             .expect("netpark RwLock: the value is free for the writer");
-        Ok(RwLockWriteGuard {
+        RwLockWriteGuard {
             lock: self,
             data: Some(data),
-        })
+        }
     }
 }
 
@@ -256,6 +305,12 @@ impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
         self.data = None;
         self.lock.release(Want::Write);
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> RwLock<T> {
+        RwLock::new(T::default())
     }
 }
 
