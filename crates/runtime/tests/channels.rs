@@ -228,6 +228,34 @@ fn a_wait_group_of_ten_thousand_tasks() {
 }
 
 #[test]
+fn wait_group_go_counts_each_task_until_it_ends_even_by_a_panic_or_a_cancel() {
+    with_runtime(2, LIMIT, || {
+        let wg = WaitGroup::new();
+        let n = Arc::new(AtomicU64::new(0));
+        for i in 0..100u64 {
+            let n = n.clone();
+            wg.go(move || {
+                rt::yield_now();
+                assert!(i != 7, "task 7 panics");
+                n.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        // One that would wait forever, cancelled: its unwind is its done.
+        let (_tx, rx) = channel::<u8>(0);
+        let stuck = wg.go(move || {
+            let _ = rx.recv();
+            rt::sleep(Duration::from_secs(3600)).ok();
+        });
+        rt::sleep(Duration::from_millis(20)).unwrap();
+        assert!(format!("{wg:?}").contains("count: 1"), "{wg:?}");
+        stuck.cancel();
+        wg.wait().unwrap();
+        assert_eq!(n.load(Ordering::Relaxed), 99);
+        assert!(format!("{wg:?}").contains("count: 0"), "{wg:?}");
+    });
+}
+
+#[test]
 fn wait_group_wait_parks_and_shows_in_dump() {
     with_runtime(2, LIMIT, || {
         let wg = WaitGroup::new();

@@ -165,6 +165,34 @@ fn notify_stores_one_permit_and_wakes_waiters() {
 }
 
 #[test]
+fn condvar_wait_while_returns_once_the_condition_fails_and_wait_timeout_says_it_timed_out() {
+    with_runtime(2, LIMIT, || {
+        let shared = Arc::new((Mutex::new(0u32), Condvar::new()));
+        let s2 = shared.clone();
+        let producer = rt::spawn(move || {
+            for _ in 0..5 {
+                rt::sleep(Duration::from_millis(2)).unwrap();
+                *s2.0.lock().unwrap() += 1;
+                s2.1.notify_all();
+            }
+        });
+        let (m, cv) = &*shared;
+        let g = cv.wait_while(m.lock().unwrap(), |n| *n < 5).unwrap();
+        assert_eq!(*g, 5);
+        drop(g);
+        producer.join().unwrap();
+
+        let start = Instant::now();
+        let (g, notified) = cv
+            .wait_timeout(m.lock().unwrap(), Duration::from_millis(30))
+            .unwrap();
+        assert!(!notified, "nobody notified");
+        assert!(start.elapsed() >= Duration::from_millis(30), "woke early");
+        assert_eq!(*g, 5, "the mutex is held again");
+    });
+}
+
+#[test]
 fn condvar_with_mutex_passes_items_without_a_lost_wake_up() {
     with_runtime(2, LIMIT, || {
         let shared = Arc::new((Mutex::new(Vec::<u64>::new()), Condvar::new()));

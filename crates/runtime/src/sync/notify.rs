@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex as PlMutex;
 
@@ -198,6 +198,38 @@ impl Condvar {
         drop(guard);
         let notified = wait_ticket(&self.w, ticket, WaitReason::CondWait, deadline)?;
         Ok((mutex.lock()?, notified))
+    }
+
+    /// [`wait`](Self::wait) for at most `timeout` (std's
+    /// `Condvar::wait_timeout`); the flag says whether it was notified.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    pub fn wait_timeout<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> io::Result<(MutexGuard<'a, T>, bool)> {
+        self.wait_deadline(guard, Instant::now().checked_add(timeout))
+    }
+
+    /// Waits while `condition` holds for the guarded value, re-checking it
+    /// after every wake-up (std's `Condvar::wait_while`); returns with the
+    /// mutex held and the condition false.
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    pub fn wait_while<'a, T: ?Sized>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: impl FnMut(&mut T) -> bool,
+    ) -> io::Result<MutexGuard<'a, T>> {
+        while condition(&mut *guard) {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
     }
 
     /// Wakes the oldest waiter.

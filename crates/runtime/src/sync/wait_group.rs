@@ -4,7 +4,8 @@
 //! # WaitGroup (under its lock)
 //!
 //! ```text
-//!   count     add(n) adds n; done() subtracts 1; below 0 panics (as Go)
+//!   count     add(n) adds n; done() subtracts 1; below 0 panics (as Go);
+//!             go(f) adds 1 and its task's end subtracts it
 //!   waiters   wait() with count > 0 queues itself and parks; the call that
 //!             brings count to 0 takes every waiter and wakes them after
 //!             the lock
@@ -89,6 +90,43 @@ impl WaitGroup {
         for w in woken {
             w.unpark();
         }
+    }
+
+    /// Runs `f` in a new task that the group counts (Go's `WaitGroup.Go`):
+    /// adds one now and is `done` when the task ends, also by a panic, a
+    /// cancel or a runtime shutting down before it started.
+    ///
+    /// ```
+    /// netpark_runtime::run(|| {
+    ///     let wg = netpark_runtime::sync::WaitGroup::new();
+    ///     for _ in 0..10 {
+    ///         wg.go(|| netpark_runtime::yield_now());
+    ///     }
+    ///     wg.wait().unwrap();
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn`](crate::spawn) (outside a runtime); the count is given
+    /// back first.
+    pub fn go<F>(&self, f: F) -> crate::JoinHandle<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        /// `done` when dropped: with the task's closure, however it ends.
+        struct DoneOnDrop(WaitGroup);
+        impl Drop for DoneOnDrop {
+            fn drop(&mut self) {
+                self.0.done();
+            }
+        }
+        self.add(1);
+        let done = DoneOnDrop(self.clone());
+        crate::spawn(move || {
+            let _done = done;
+            f()
+        })
     }
 
     /// Subtracts one (Go's `Done`).
