@@ -211,6 +211,21 @@ impl Conn {
         }
     }
 
+    /// A second handle to the same connection (a `dup`'d fd with its own
+    /// registration), e.g. for a writer task beside the reader; closing
+    /// one does not close the other. Sharing one `Conn` through an `Arc`
+    /// also works: `&Conn` reads and writes.
+    ///
+    /// # Errors
+    ///
+    /// After close; the OS error (`EMFILE`, …).
+    pub fn try_clone(&self) -> io::Result<Conn> {
+        match self {
+            Conn::Tcp(s) => s.try_clone().map(Conn::Tcp),
+            Conn::Unix(s) => s.try_clone().map(Conn::Unix),
+        }
+    }
+
     /// The local address (Go's `LocalAddr`).
     pub fn local_addr(&self) -> Addr {
         match self {

@@ -251,6 +251,21 @@ impl UnixStream {
     pub fn peer_addr(&self) -> io::Result<UnixAddr> {
         Ok(self.peer.clone())
     }
+
+    /// A second handle to the same connection, as
+    /// [`TcpStream::try_clone`](crate::TcpStream::try_clone).
+    ///
+    /// # Errors
+    ///
+    /// After close; the OS error (`EMFILE`, …).
+    pub fn try_clone(&self) -> io::Result<UnixStream> {
+        let fd = self.fd.with(sys::dup)?;
+        Ok(UnixStream {
+            fd: NetFd::new_socket(fd)?,
+            local: self.local.clone(),
+            peer: self.peer.clone(),
+        })
+    }
 }
 
 impl IntoRawFd for UnixStream {

@@ -97,3 +97,41 @@ fn a_socketpair_carries_data_both_ways() {
         assert_eq!(a.peer_addr().unwrap(), UnixAddr::Unnamed);
     });
 }
+
+#[test]
+fn a_cloned_conn_writes_from_its_own_task_while_the_first_reads_and_outlives_its_close() {
+    let path = temp_path("clone");
+    let p2 = path.clone();
+    with_runtime(2, move || {
+        let ln = listen("unix", p2.to_str().unwrap()).unwrap();
+        let server = rt::spawn(move || {
+            let c = ln.accept().unwrap();
+            let mut buf = [0u8; 5];
+            (&c).read_exact(&mut buf).unwrap();
+            c.write_all(&buf).unwrap();
+        });
+        let c = dial("unix", p2.to_str().unwrap()).unwrap();
+        let w = c.try_clone().unwrap();
+        assert_eq!(w.remote_addr(), c.remote_addr());
+        let writer = rt::spawn(move || w.write_all(b"clone"));
+        let mut buf = [0u8; 5];
+        (&c).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"clone");
+        writer.join().unwrap().unwrap();
+        server.join().unwrap();
+
+        // Each handle is its own fd: closing one leaves the other working.
+        let (a, b) = UnixStream::pair().unwrap();
+        let a2 = a.try_clone().unwrap();
+        a.close().unwrap();
+        a2.write_all(b"!").unwrap();
+        let mut one = [0u8; 1];
+        (&b).read_exact(&mut one).unwrap();
+        assert_eq!(&one, b"!");
+        let e = a.try_clone().unwrap_err();
+        assert!(e.to_string().contains("closed"), "{e}");
+        let conn = Conn::Unix(a2);
+        conn.close().unwrap();
+        assert!(conn.try_clone().is_err(), "a closed conn cloned");
+    });
+}
