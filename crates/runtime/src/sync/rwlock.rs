@@ -55,6 +55,21 @@ struct State {
 }
 
 impl State {
+    /// Takes the lock for `want` if the table above grants it at once.
+    fn try_take(&mut self, want: Want) -> bool {
+        let free = match want {
+            Want::Read => !self.writer && self.queue.is_empty(),
+            Want::Write => !self.writer && self.readers == 0 && self.queue.is_empty(),
+        };
+        if free {
+            match want {
+                Want::Read => self.readers += 1,
+                Want::Write => self.writer = true,
+            }
+        }
+        free
+    }
+
     /// Grants the lock to the head of the queue where it can be; the
     /// waiters to wake.
     fn grant(&mut self) -> Vec<Unparker> {
@@ -131,23 +146,6 @@ impl<T> RwLock<T> {
     /// Consumes the lock, returning the value.
     pub fn into_inner(self) -> T {
         self.data.into_inner()
-    }
-}
-
-impl State {
-    /// Takes the lock for `want` if the table above grants it at once.
-    fn try_take(&mut self, want: Want) -> bool {
-        let free = match want {
-            Want::Read => !self.writer && self.queue.is_empty(),
-            Want::Write => !self.writer && self.readers == 0 && self.queue.is_empty(),
-        };
-        if free {
-            match want {
-                Want::Read => self.readers += 1,
-                Want::Write => self.writer = true,
-            }
-        }
-        free
     }
 }
 
