@@ -15,6 +15,8 @@
 # printed beside it. Ratios are against tokio: of the means over all rounds,
 # then per round (each round runs the three back to back) as a median with
 # its range and the count of rounds where netpark was at or below tokio.
+# steal% is the share of core 0's time the hypervisor gave other guests
+# during the server's runs (/proc/stat).
 #
 # The user/system split from /proc is the kernel's tick accounting (250 Hz
 # here): a 4 s round of a server at ~13% user time rests on ~130 ticks,
@@ -56,6 +58,18 @@ user_share() {
     END { if (u + k > 0) printf "%.4f", u / (u + k) }'
 }
 
+# The server's core as "total steal" ticks (/proc/stat): the time the
+# hypervisor gave core 0 to other guests shows how contended a round was.
+cpu0_ticks() {
+  awk '$1 == "cpu0" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9 }' /proc/stat
+}
+steal_pct() { # "total steal" before, after
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    printf "%.1f", (y[1] > x[1] ? 100 * (y[2] - x[2]) / (y[1] - x[1]) : 0)
+  }'
+}
+
 run() { # name conns command...
   local name=$1 conns=$2; shift 2
   local port=$((PORT++))
@@ -68,8 +82,10 @@ run() { # name conns command...
       -- sleep "$SECS" > /dev/null 2>&1 &
     perf_pid=$!
   fi
+  local before; before=$(cpu0_ticks)
   line=$(taskset -c 1 target/release/examples/echo_client --addr "127.0.0.1:$port" \
     --secs "$SECS" --conns "$conns" --size "$SIZE" --server-pid "$pid")
+  line="$line steal_pct=$(steal_pct "$before" "$(cpu0_ticks)")"
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     line="$line perf_user_share=$(user_share "$perfdata")"
@@ -94,7 +110,7 @@ awk -v perf="$PERF_USER" '
     k = $1 SUBSEP $2
     cpu[k] += v["server_cpu_us_per_req"]; usr[k] += v["server_user_us_per_req"]
     sys[k] += v["server_sys_us_per_req"]; p99[k] += v["p99_us"]; rps[k] += v["rps"]; n[k]++
-    upf[k] += v["server_cpu_us_per_req"] * v["perf_user_share"]
+    upf[k] += v["server_cpu_us_per_req"] * v["perf_user_share"]; stl[k] += v["steal_pct"]
     conns[$2] = 1
     # The round this line belongs to: the r-th run of this server and conns.
     r = ++rounds[k]
@@ -122,7 +138,7 @@ awk -v perf="$PERF_USER" '
   function row(c, name, k) {
     printf "%-6s %-15s %9.3f %9.3f %9.3f %8.0f %9.0f", c, name, usr[k]/n[k], sys[k]/n[k], cpu[k]/n[k], p99[k]/n[k], rps[k]/n[k]
     if (perf == 1) printf " %9.3f", upf[k]/n[k]
-    printf "\n"
+    printf " %6.1f\n", stl[k]/n[k]
   }
   function ratio(c, name, a, b) {
     printf "%-6s %-15s %8.2fx %8.2fx %8.2fx %7.2fx %8.2fx", c, name, (usr[a]/n[a])/(usr[b]/n[b]), (sys[a]/n[a])/(sys[b]/n[b]), (cpu[a]/n[a])/(cpu[b]/n[b]), (p99[a]/n[a])/(p99[b]/n[b]), (rps[a]/n[a])/(rps[b]/n[b])
@@ -133,7 +149,7 @@ awk -v perf="$PERF_USER" '
     split("netpark netpark-shared tokio", names, " ")
     printf "%-6s %-15s %9s %9s %9s %8s %9s", "conns", "server", "user_us", "sys_us", "cpu_us", "p99_us", "req/s"
     if (perf == 1) printf " %9s", "user_perf"
-    printf "\n"
+    printf " %6s\n", "steal%"
     for (c in conns) {
       for (s = 1; s <= 3; s++) row(c, names[s], names[s] SUBSEP c)
       for (s = 1; s <= 2; s++) ratio(c, names[s] "/tokio", names[s] SUBSEP c, "tokio" SUBSEP c)
