@@ -7,34 +7,24 @@ use std::time::Duration;
 
 pub const LIMIT: Duration = Duration::from_secs(120);
 
+#[path = "../../crates/runtime/tests/util/within.rs"]
+mod within;
+pub use within::within;
+
 /// Runs `f` as the first task of a fresh runtime; fails with a task dump
 /// instead of hanging past `LIMIT`.
 pub fn with_runtime<T: Send + 'static>(
     workers: usize,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let rt = netpark::Runtime::builder()
+    within(LIMIT, move || {
+        netpark::Runtime::builder()
             .workers(workers)
             .name("e2e")
             .build()
-            .expect("runtime starts");
-        let _ = tx.send(rt.block_on(f));
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(v) => {
-            let _ = t.join();
-            v
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
-            Err(p) => std::panic::resume_unwind(p),
-            Ok(()) => unreachable!(),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("test hung; live tasks:\n{}", netpark::dump())
-        }
-    }
+            .expect("runtime starts")
+            .block_on(f)
+    })
 }
 
 /// Raises the soft fd limit to the hard limit (a 1,000-connection test needs

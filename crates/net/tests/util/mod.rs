@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::mpsc;
+
 use std::time::Duration;
 
 use netpark_net::TcpListener;
@@ -28,29 +28,9 @@ pub fn with_runtime<T: Send + 'static>(
     })
 }
 
-/// Runs `f` on a helper thread; panics with a task dump if it overruns `limit`.
-pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => {
-            let _ = t.join();
-            v
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
-            Err(p) => std::panic::resume_unwind(p),
-            Ok(()) => unreachable!("sender dropped without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!(
-                "test hung for {limit:?}; live tasks:\n{}",
-                netpark_runtime::dump()
-            )
-        }
-    }
-}
+#[path = "../../../runtime/tests/util/within.rs"]
+mod within;
+pub use within::within;
 
 /// A listener on an ephemeral loopback port.
 pub fn local_listener() -> (TcpListener, SocketAddr) {

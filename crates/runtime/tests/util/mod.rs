@@ -4,7 +4,7 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -27,29 +27,8 @@ pub fn with_runtime<T: Send + 'static>(
     })
 }
 
-/// Runs `f` on a helper thread; panics with a task dump if it overruns `limit`.
-pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => {
-            let _ = t.join();
-            v
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
-            Err(p) => std::panic::resume_unwind(p),
-            Ok(()) => unreachable!("sender dropped without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!(
-                "test hung for {limit:?}; live tasks:\n{}",
-                netpark_runtime::dump()
-            )
-        }
-    }
-}
+mod within;
+pub use within::within;
 
 /// A non-blocking, close-on-exec pipe: (read end, write end).
 pub fn pipe() -> (OwnedFd, OwnedFd) {
