@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netpark_runtime as rt;
-use netpark_runtime::sync::{channel, Once, TryRecvError, TrySendError, WaitGroup};
+use netpark_runtime::sync::{channel, Once, OnceLock, TryRecvError, TrySendError, WaitGroup};
 use util::with_runtime;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -298,6 +298,85 @@ fn once_runs_its_function_once_and_parks_concurrent_callers() {
             c.join().unwrap();
         }
         assert!(once.is_done());
+    });
+}
+
+/// Waits until `n` tasks show `reason` in `dump()`.
+fn wait_in_dump(reason: &str, n: usize) {
+    let start = Instant::now();
+    while rt::dump().matches(reason).count() < n {
+        assert!(start.elapsed() < LIMIT, "{}", rt::dump());
+        rt::sleep(Duration::from_millis(1)).unwrap();
+    }
+}
+
+#[test]
+fn once_lock_makes_its_value_once_while_the_other_tasks_of_its_worker_park() {
+    // One worker: with std's OnceLock the second caller would block the
+    // worker's thread while the first, parked in its sleep, could never
+    // be resumed.
+    with_runtime(1, LIMIT, || {
+        let cell = Arc::new(OnceLock::new());
+        let runs = Arc::new(AtomicU64::new(0));
+        let (release, released) = channel::<()>(0);
+        let callers: Vec<_> = (0..20)
+            .map(|i| {
+                let (cell, runs, released) = (cell.clone(), runs.clone(), released.clone());
+                rt::spawn(move || {
+                    *cell
+                        .get_or_init(|| {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            released.recv().ok(); // parks, holding the cell
+                            i
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        wait_in_dump("sync.Once.Do", 19);
+        release.send(()).unwrap();
+        let got: Vec<u64> = callers.into_iter().map(|c| c.join().unwrap()).collect();
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "made more than once");
+        assert!(
+            got.iter().all(|&v| v == got[0]),
+            "callers saw different values: {got:?}"
+        );
+        assert_eq!(cell.get(), Some(&got[0]));
+    });
+}
+
+#[test]
+fn a_panicking_once_lock_initialiser_leaves_it_empty_for_the_next_caller() {
+    with_runtime(2, LIMIT, || {
+        let cell = Arc::new(OnceLock::<u32>::new());
+        let (release, released) = channel::<()>(0);
+        let c2 = cell.clone();
+        let first = rt::spawn(move || {
+            c2.get_or_init(|| {
+                released.recv().ok();
+                panic!("the first initialiser panics")
+            })
+            .copied()
+        });
+        wait_in_dump("chan receive", 1);
+        // A waiter parked behind the panicking one runs its own initialiser.
+        let c3 = cell.clone();
+        let second = rt::spawn(move || *c3.get_or_init(|| 7).unwrap());
+        // A cancelled waiter leaves with Interrupted and takes nothing.
+        let c4 = cell.clone();
+        let cancelled = rt::spawn(move || c4.get_or_init(|| 99).copied());
+        wait_in_dump("sync.Once.Do", 2);
+        cancelled.cancel();
+        assert_eq!(
+            cancelled.join().unwrap().unwrap_err().kind(),
+            std::io::ErrorKind::Interrupted
+        );
+        release.send(()).unwrap();
+        assert!(first.join().is_err(), "the panic reached its caller");
+        assert_eq!(second.join().unwrap(), 7);
+        assert_eq!(*cell.get_or_init(|| 8).unwrap(), 7);
+        let cell = Arc::try_unwrap(cell).unwrap();
+        assert_eq!(cell.into_inner(), Some(7));
     });
 }
 

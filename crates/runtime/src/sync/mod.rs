@@ -12,6 +12,7 @@
 //! | `make(chan T, n)`, `ch <- v`, `<-ch`, `close(ch)`, `range ch` | [`channel`], [`Sender::send`], [`Receiver::recv`], [`Sender::close`], [`Receiver::iter`] |
 //! | `sync.WaitGroup` | [`WaitGroup`] |
 //! | `sync.Once` | [`Once`] |
+//! | `sync.OnceValue` (std's `OnceLock`) | [`OnceLock`] |
 //! | `select { case … }` | [`Select`] (`recv`, `send`, `default`, `timeout`, then `wait`) |
 //! | `sync.RWMutex` | [`RwLock`] |
 //! | `sync.Cond` | [`Condvar`] (with [`Mutex`]); tokio's `Notify`: [`Notify`] |
@@ -19,6 +20,7 @@
 pub mod channel;
 pub mod mutex;
 pub mod notify;
+pub mod once_lock;
 pub mod rwlock;
 pub mod select;
 mod spin_lock;
@@ -28,6 +30,7 @@ pub mod wait_group;
 pub use channel::{channel, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
 pub use mutex::{LockQueue, LockWord, Mutex, MutexGuard, RawMutex, RawMutexGuard};
 pub use notify::{Condvar, Notify};
+pub use once_lock::OnceLock;
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use select::Select;
 pub use wait_group::{Once, WaitGroup};
