@@ -118,3 +118,57 @@ fn short_sleeps_are_not_rounded_up_to_a_millisecond() {
         );
     });
 }
+
+#[test]
+fn after_sends_the_time_once_after_its_duration_then_closes() {
+    with_runtime(2, LIMIT, || {
+        let start = Instant::now();
+        let rx = rt::time::after(Duration::from_millis(30));
+        assert!(rx.try_recv().is_err(), "fired at once");
+        let at = rx.recv().unwrap();
+        assert!(at >= start + Duration::from_millis(30), "fired early");
+        assert!(rx.recv().is_err(), "a second value, or never closed");
+        // As a Select case, beside a channel that never delivers.
+        let (_tx, never) = rt::sync::channel::<u8>(0);
+        let late = rt::time::after(Duration::from_millis(10));
+        let which = rt::sync::Select::new()
+            .recv(&never, |_| "value")
+            .recv(&late, |_| "after")
+            .wait()
+            .unwrap();
+        assert_eq!(which, "after");
+    });
+    // Outside a runtime a thread feeds it.
+    let start = Instant::now();
+    let at = rt::time::after(Duration::from_millis(10)).recv().unwrap();
+    assert!(at >= start + Duration::from_millis(10));
+}
+
+#[test]
+fn tick_spaces_its_ticks_drops_the_ones_not_taken_and_stops_with_its_receiver() {
+    with_runtime(2, LIMIT, || {
+        let period = Duration::from_millis(10);
+        let start = Instant::now();
+        let ticks = rt::time::tick(period);
+        for k in 1..=5 {
+            // The k-th tick is never early (a late one may be followed by
+            // the next one soon, as Go's fixed-rate ticker's is).
+            let t = ticks.recv().unwrap();
+            assert!(t >= start + period * k, "tick {k} came early");
+        }
+        // Ten periods not taken leave at most one tick waiting, not ten.
+        rt::sleep(period * 10).unwrap();
+        let mut queued = 0;
+        while ticks.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert!(queued <= 1, "{queued} ticks piled up for a slow receiver");
+        assert!(rt::dump().contains("time.Tick"), "{}", rt::dump());
+        drop(ticks);
+        let start = Instant::now();
+        while rt::dump().contains("time.Tick") {
+            assert!(start.elapsed() < LIMIT, "the ticker outlived its receiver");
+            rt::sleep(period).unwrap();
+        }
+    });
+}

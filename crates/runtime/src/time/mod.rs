@@ -1,10 +1,17 @@
-//! Sleeping (Go's `time.Sleep`). Deadlines on fds live in `PollDesc`.
+//! Sleeping (Go's `time.Sleep`), and Go's timer channels (`time.After`,
+//! `time.Tick`) for a `Select` case or a plain receive. Deadlines on fds
+//! live in `PollDesc`.
+//!
+//! A timer channel is fed by a small task of the caller's runtime (a
+//! thread outside one) that sleeps and sends; it shows in `dump()` by its
+//! name, `time.After` or `time.Tick`.
 
 pub(crate) mod timers;
 
 use std::io;
 use std::time::{Duration, Instant};
 
+use crate::sync::{channel, Receiver, TrySendError};
 use crate::task::park::{self, WaitReason};
 
 /// Suspends the caller for at least `d` (a task parks; a thread sleeps).
@@ -27,5 +34,84 @@ pub fn sleep_until(deadline: Instant) -> io::Result<()> {
             return park::check_cancelled();
         }
         park::park(WaitReason::Sleep(deadline), Some(deadline))?;
+    }
+}
+
+/// A channel that gets the time once, `d` from now (Go's `time.After`);
+/// closed after that one value. Meant as a `Select` case:
+///
+/// ```
+/// use std::time::Duration;
+/// use netpark_runtime::sync::{channel, Select};
+/// netpark_runtime::run(|| {
+///     let (_tx, rx) = channel::<u32>(0); // nothing ever comes
+///     let late = netpark_runtime::time::after(Duration::from_millis(5));
+///     let what = Select::new()
+///         .recv(&rx, |_| "a value")
+///         .recv(&late, |_| "timed out")
+///         .wait()
+///         .unwrap();
+///     assert_eq!(what, "timed out");
+/// });
+/// ```
+///
+/// The feeding task sleeps until `d` has passed even if the receiver is
+/// dropped first (Go's timer did the same before 1.23); for a wait that is
+/// usually cut short, `Select::timeout` costs no task.
+pub fn after(d: Duration) -> Receiver<Instant> {
+    let (tx, rx) = channel(1);
+    let when = Instant::now() + d;
+    feed("time.After", move || {
+        if sleep_until(when).is_ok() {
+            let _ = tx.try_send(Instant::now());
+        }
+    });
+    rx
+}
+
+/// A channel that gets the time every `period` (Go's `time.Tick`). A tick
+/// the receiver has not taken by the next one is dropped, so a slow
+/// receiver gets no burst (Go's ticker does the same); the ticks stop, and
+/// the feeding task ends, once the receiver is dropped.
+///
+/// # Panics
+///
+/// When `period` is zero (Go's `NewTicker` panics too).
+pub fn tick(period: Duration) -> Receiver<Instant> {
+    assert!(!period.is_zero(), "netpark: tick with a zero period");
+    let (tx, rx) = channel(1);
+    feed("time.Tick", move || {
+        let mut next = Instant::now() + period;
+        while sleep_until(next).is_ok() {
+            match tx.try_send(Instant::now()) {
+                Ok(()) | Err(TrySendError::Full(_)) => {}
+                Err(_) => return, // the receiver is gone
+            }
+            next += period;
+            // Fell behind (a stalled host): skip the missed ticks.
+            let now = Instant::now();
+            if next <= now {
+                next = now + period;
+            }
+        }
+    });
+    rx
+}
+
+/// Runs a timer channel's feeder: a named task of the caller's runtime, or
+/// a plain thread outside one.
+fn feed(name: &'static str, f: impl FnOnce() + Send + 'static) {
+    match crate::Handle::try_current() {
+        Some(h) => {
+            if let Err(e) = crate::task::Builder::new().name(name).spawn_on(&h, f) {
+                panic!("{e}");
+            }
+        }
+        None => {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .expect("netpark: cannot start a timer thread");
+        }
     }
 }
