@@ -175,6 +175,20 @@ impl Conn {
         }
     }
 
+    /// Shuts down one or both directions (std's `shutdown`; Go's
+    /// `CloseWrite` is `Shutdown::Write`: the peer reads end of stream,
+    /// and this side can still read).
+    ///
+    /// # Errors
+    ///
+    /// After close; the OS error (`ENOTCONN`, …), with Go's context.
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.shutdown(how),
+            Conn::Unix(s) => s.shutdown(how),
+        }
+    }
+
     /// Sets both deadlines.
     ///
     /// # Errors

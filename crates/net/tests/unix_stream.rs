@@ -130,7 +130,18 @@ fn a_cloned_conn_writes_from_its_own_task_while_the_first_reads_and_outlives_its
         assert_eq!(&one, b"!");
         let e = a.try_clone().unwrap_err();
         assert!(e.to_string().contains("closed"), "{e}");
+        // Half-close through the Conn: the peer reads end of stream, and
+        // this side still reads what the peer sends.
         let conn = Conn::Unix(a2);
+        conn.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(
+            (&b).read(&mut one).unwrap(),
+            0,
+            "no end of stream after CloseWrite"
+        );
+        b.write_all(b"?").unwrap();
+        (&conn).read_exact(&mut one).unwrap();
+        assert_eq!(&one, b"?");
         conn.close().unwrap();
         assert!(conn.try_clone().is_err(), "a closed conn cloned");
     });
