@@ -135,7 +135,7 @@ fn a_cloned_conn_writes_from_its_own_task_while_the_first_reads_and_outlives_its
         let conn = Conn::Unix(a2);
         conn.shutdown(std::net::Shutdown::Write).unwrap();
         assert_eq!(
-            (&b).read(&mut one).unwrap(),
+            b.read(&mut one).unwrap(),
             0,
             "no end of stream after CloseWrite"
         );
