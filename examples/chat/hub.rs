@@ -56,7 +56,7 @@ pub fn serve(ln: &Listener, outbox_cap: usize, quiet: bool) {
         let conn = match ln.accept() {
             Ok(conn) => conn,
             // Go's errors.Is(err, net.ErrClosed): the server is stopping.
-            Err(e) if netpark::error::is_closed(&e) => break,
+            Err(e) if netpark::net::is_closed(&e) => break,
             // Out of fds and the like: accept has already backed off.
             Err(e) => {
                 eprintln!("chat: {e}");
@@ -142,7 +142,7 @@ pub fn client(conn: Conn, id: u64, events: Sender<Event>, outbox_cap: usize) {
         // Closed here (by the writer, or by the hub for reading too
         // slowly), or a peer that hung up with lines unread (a reset):
         // a leave like any other.
-        Err(e) if netpark::error::is_closed(&e) => {}
+        Err(e) if netpark::net::is_closed(&e) => {}
         Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
         Err(e) => eprintln!("chat: #{id}: {e}"),
         Ok(()) => {}
