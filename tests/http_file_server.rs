@@ -793,3 +793,15 @@ fn close_stops_the_server_at_once_cutting_responses_in_flight() {
     // FD.Close), so the port is shut when close returns.
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn duration_max_server_timeouts_mean_none_and_never_panic() {
+    let addr = serve_http(
+        Server::new(FileServer::new(root()))
+            .read_header_timeout(Some(Duration::MAX))
+            .idle_timeout(Some(Duration::MAX))
+            .write_timeout(Some(Duration::MAX)),
+    );
+    let body = curl(&[&format!("http://{addr}/one.bin")]);
+    assert_eq!(body, b"x");
+}

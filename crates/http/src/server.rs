@@ -214,7 +214,7 @@ impl Server {
     }
 
     fn deadline(d: Option<Duration>) -> Option<Instant> {
-        d.map(|d| Instant::now() + d)
+        d.map(netpark_runtime::time::deadline_after)
     }
 
     /// Reads and answers one request; whether the connection goes on.

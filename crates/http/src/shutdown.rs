@@ -117,7 +117,9 @@ impl Tracker {
         self.closing.store(true, Ordering::SeqCst);
         let (listeners, deadline) = {
             let mut st = self.lock();
-            let deadline = *st.deadline.get_or_insert(Instant::now() + timeout);
+            let deadline = *st
+                .deadline
+                .get_or_insert(netpark_runtime::time::deadline_after(timeout));
             (std::mem::take(&mut st.listeners), deadline)
         };
         for ln in listeners {

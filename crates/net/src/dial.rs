@@ -70,7 +70,7 @@ impl Dialer {
 
     /// The overall deadline: the earlier of `deadline` and now + `timeout`.
     fn overall_deadline(&self) -> Option<Instant> {
-        let t = self.timeout.map(|d| Instant::now() + d);
+        let t = self.timeout.map(netpark_runtime::time::deadline_after);
         match (t, self.deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

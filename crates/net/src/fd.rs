@@ -393,7 +393,7 @@ impl NetFd {
             Mode::Read => t.0,
             Mode::Write => t.1,
         };
-        d.map(|d| Instant::now() + d)
+        d.map(netpark_runtime::time::deadline_after)
     }
 
     /// The one retry loop: runs `op` on the fd, parking on `mode` while it

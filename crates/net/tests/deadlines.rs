@@ -135,3 +135,21 @@ fn udp_read_deadline_expires() {
         assert!(e.to_string().starts_with("read udp 127.0.0.1:"), "{e}");
     });
 }
+
+#[test]
+fn a_duration_max_timeout_means_no_timeout_and_never_panics() {
+    with_runtime(1, || {
+        let (l, addr) = local_listener();
+        let c = Dialer::new()
+            .timeout(Duration::MAX)
+            .dial("tcp", &addr.to_string())
+            .unwrap();
+        let (s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::MAX)).unwrap();
+        s.set_write_timeout(Some(Duration::MAX)).unwrap();
+        c.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        assert_eq!(s.read(&mut b).unwrap(), 1);
+        s.write_all(b"y").unwrap();
+    });
+}

@@ -172,3 +172,49 @@ fn tick_spaces_its_ticks_drops_the_ones_not_taken_and_stops_with_its_receiver() 
         }
     });
 }
+
+#[test]
+fn a_duration_max_timeout_means_no_timeout_and_never_panics() {
+    use netpark_runtime::sync::{channel, Condvar, Mutex, Select};
+    with_runtime(2, LIMIT, || {
+        let forever = Duration::MAX;
+        let (tx, rx) = channel::<u8>(1);
+        tx.send_timeout(1, forever).unwrap();
+        assert_eq!(rx.recv_timeout(forever).unwrap(), 1);
+        tx.send(2).unwrap();
+        let got = Select::new()
+            .recv(&rx, |v| v.unwrap())
+            .timeout(forever, || 0)
+            .wait()
+            .unwrap();
+        assert_eq!(got, 2);
+        // A receive that waits "forever" still gets a later value.
+        let late = rt::spawn(move || {
+            rt::sleep(Duration::from_millis(5)).unwrap();
+            tx.send(3).unwrap();
+        });
+        assert_eq!(rx.recv_timeout(forever).unwrap(), 3);
+        late.join().unwrap();
+        // A sleep of Duration::MAX lasts until it is cancelled.
+        let sleeper = rt::spawn(move || rt::sleep(forever));
+        rt::sleep(Duration::from_millis(5)).unwrap();
+        sleeper.cancel();
+        let e = sleeper.join().unwrap().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Interrupted);
+        assert!(rt::time::after(forever).try_recv().is_err());
+        drop(rt::time::tick(forever));
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p2 = pair.clone();
+        let notifier = rt::spawn(move || {
+            rt::sleep(Duration::from_millis(5)).unwrap();
+            *p2.0.lock().unwrap() = true;
+            p2.1.notify_all();
+        });
+        let mut g = pair.0.lock().unwrap();
+        while !*g {
+            g = pair.1.wait_timeout(g, forever).unwrap().0;
+        }
+        drop(g);
+        notifier.join().unwrap();
+    });
+}

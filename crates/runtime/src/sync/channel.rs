@@ -482,7 +482,8 @@ impl<T> Sender<T> {
     ///
     /// `Full` when the time passes, `Closed`, `Cancelled`; each with the value.
     pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<(), TrySendError<T>> {
-        self.chan.send(v, Some(Instant::now() + timeout))
+        self.chan
+            .send(v, Some(crate::time::deadline_after(timeout)))
     }
 
     /// Sends, waiting until `deadline` at the latest.
@@ -543,7 +544,7 @@ impl<T> Receiver<T> {
     ///
     /// `Empty` when the time passes, `Closed`, `Cancelled`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, TryRecvError> {
-        self.chan.recv(Some(Instant::now() + timeout))
+        self.chan.recv(Some(crate::time::deadline_after(timeout)))
     }
 
     /// Receives, waiting until `deadline` at the latest.

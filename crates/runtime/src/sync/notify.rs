@@ -211,7 +211,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         timeout: Duration,
     ) -> io::Result<(MutexGuard<'a, T>, bool)> {
-        self.wait_deadline(guard, Instant::now().checked_add(timeout))
+        self.wait_deadline(guard, Some(crate::time::deadline_after(timeout)))
     }
 
     /// Waits while `condition` holds for the guarded value, re-checking it

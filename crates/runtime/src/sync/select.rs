@@ -385,7 +385,7 @@ impl<'a, R> Select<'a, R> {
 
     /// Go's `case <-time.After(d):`: runs `f` when no case fired within `d`.
     pub fn timeout(mut self, d: Duration, f: impl FnOnce() -> R + 'a) -> Self {
-        self.otherwise = Otherwise::Timeout(Instant::now() + d, Box::new(f));
+        self.otherwise = Otherwise::Timeout(crate::time::deadline_after(d), Box::new(f));
         self
     }
 

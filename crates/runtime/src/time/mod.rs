@@ -14,13 +14,34 @@ use std::time::{Duration, Instant};
 use crate::sync::{channel, Receiver, TrySendError};
 use crate::task::park::{self, WaitReason};
 
+/// How far away a deadline that does not fit in an `Instant` is put: about
+/// 30 years, which no wait outlives.
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
+/// `t + d`; when that does not fit in an `Instant` (a `Duration::MAX`
+/// timeout, meaning "no timeout"), a deadline 30 years after `t` instead of
+/// std's overflow panic. std's own timeouts (`recv_timeout`,
+/// `set_read_timeout`, `thread::sleep`) take `Duration::MAX` the same way,
+/// and every timeout in netpark goes through here.
+pub fn deadline_from(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(FOREVER))
+        .unwrap_or(t)
+}
+
+/// [`deadline_from`] now: the deadline of a timeout `d` starting now.
+pub fn deadline_after(d: Duration) -> Instant {
+    deadline_from(Instant::now(), d)
+}
+
 /// Suspends the caller for at least `d` (a task parks; a thread sleeps).
+/// `Duration::MAX` sleeps until cancelled.
 ///
 /// # Errors
 ///
 /// `Interrupted` ("task cancelled") when the task is cancelled meanwhile.
 pub fn sleep(d: Duration) -> io::Result<()> {
-    sleep_until(Instant::now() + d)
+    sleep_until(deadline_after(d))
 }
 
 /// Suspends the caller until `deadline` (returns at once if it has passed).
@@ -60,7 +81,7 @@ pub fn sleep_until(deadline: Instant) -> io::Result<()> {
 /// usually cut short, `Select::timeout` costs no task.
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = channel(1);
-    let when = Instant::now() + d;
+    let when = deadline_after(d);
     feed("time.After", move || {
         if sleep_until(when).is_ok() {
             let _ = tx.try_send(Instant::now());
@@ -81,17 +102,17 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
     assert!(!period.is_zero(), "netpark: tick with a zero period");
     let (tx, rx) = channel(1);
     feed("time.Tick", move || {
-        let mut next = Instant::now() + period;
+        let mut next = deadline_after(period);
         while sleep_until(next).is_ok() {
             match tx.try_send(Instant::now()) {
                 Ok(()) | Err(TrySendError::Full(_)) => {}
                 Err(_) => return, // the receiver is gone
             }
-            next += period;
+            next = deadline_from(next, period);
             // Fell behind (a stalled host): skip the missed ticks.
             let now = Instant::now();
             if next <= now {
-                next = now + period;
+                next = deadline_from(now, period);
             }
         }
     });
