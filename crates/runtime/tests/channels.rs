@@ -270,6 +270,14 @@ fn wait_group_wait_parks_and_shows_in_dump() {
 }
 
 #[test]
+#[should_panic(expected = "WaitGroup counter overflow")]
+fn a_wait_group_counter_past_i64_max_panics_with_its_name_as_a_negative_one_does() {
+    let wg = WaitGroup::new();
+    wg.add(i64::MAX);
+    wg.add(1);
+}
+
+#[test]
 #[should_panic(expected = "negative WaitGroup counter")]
 fn a_negative_wait_group_counter_panics_as_in_go() {
     WaitGroup::new().done();

@@ -1,5 +1,5 @@
 //! A spawn that cannot map a stack fails with an error that says why, and the
-//! runtime goes on. Runs in a child process whose address space is limited
+//! runtime goes on; a size past the address space is an error too. Runs in a child process whose address space is limited
 //! (`RLIMIT_AS`), so the mapping fails without touching the machine's limits.
 
 use std::io;
@@ -149,4 +149,38 @@ fn a_task_stack_takes_at_most_one_mapping_where_the_kernel_has_guard_markers() {
     // neighbours merge), so only an increase is checked.
     let added = after.saturating_sub(before);
     assert!(added <= TASKS + 16, "{TASKS} stacks added {added} mappings");
+}
+
+#[test]
+fn sizes_and_counts_past_the_address_space_are_errors_not_overflow_panics() {
+    let e = netpark_runtime::Runtime::builder()
+        .stack_size(usize::MAX)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+    assert!(
+        e.to_string().contains("larger than the address space"),
+        "{e}"
+    );
+    let e = netpark_runtime::Runtime::builder()
+        .max_spare_workers(usize::MAX)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+    netpark_runtime::Runtime::builder()
+        .workers(1)
+        .build()
+        .unwrap()
+        .block_on(|| {
+            let e = netpark_runtime::task::Builder::new()
+                .stack_size(usize::MAX - 1)
+                .spawn(|| ())
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("larger than the address space"),
+                "{e}"
+            );
+            // The runtime goes on.
+            netpark_runtime::spawn(|| 1).join().unwrap()
+        });
 }

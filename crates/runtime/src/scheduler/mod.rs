@@ -1104,11 +1104,25 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// The OS error when an epoll instance, an eventfd or a thread cannot be made.
+    /// The OS error when an epoll instance, an eventfd or a thread cannot be
+    /// made (so also for more workers than the fd limit allows);
+    /// `InvalidInput` for a stack size past what the address space holds, or
+    /// a worker count that overflows.
     pub fn build(self) -> io::Result<Runtime> {
+        task::stack::Stack::layout(self.stack_size)?;
+        let slots = self
+            .workers
+            .checked_add(self.max_spare_workers)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "netpark: workers plus max_spare_workers overflows",
+                )
+            })?;
         task::stack::install_overflow_handler();
-        let slots = self.workers + self.max_spare_workers;
-        let mut workers = Vec::with_capacity(slots);
+        // Not with_capacity(slots): a count too large to allocate fails
+        // below, as an error, when its epolls or threads cannot be made.
+        let mut workers = Vec::with_capacity(slots.min(1024));
         for index in 0..slots {
             let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
             let spare = index >= self.workers;

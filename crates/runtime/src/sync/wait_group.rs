@@ -74,11 +74,14 @@ impl WaitGroup {
     ///
     /// # Panics
     ///
-    /// When the count would go below 0, as Go's does.
+    /// When the count would go below 0, as Go's does (or past `i64::MAX`).
     pub fn add(&self, n: i64) {
         let woken = {
             let mut g = self.inner.lock();
-            g.count += n;
+            g.count = g
+                .count
+                .checked_add(n)
+                .expect("sync: WaitGroup counter overflow");
             assert!(g.count >= 0, "sync: negative WaitGroup counter");
             if g.count == 0 {
                 std::mem::take(&mut g.waiters)

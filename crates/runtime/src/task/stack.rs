@@ -95,11 +95,33 @@ static NEXT_COLOR: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsi
 unsafe impl Send for Stack {}
 
 impl Stack {
+    /// The usable size (whole pages, at least the minimum) and the mapping's
+    /// length (one guard page more) of a stack asked for as `size` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a size past what the address space holds (not an
+    /// overflow panic); `Runtime::builder().build()` checks its default
+    /// size here.
+    pub fn layout(size: usize) -> io::Result<(usize, usize)> {
+        let page = page_size();
+        let rounded = size.max(MIN_STACK_SIZE).checked_next_multiple_of(page);
+        rounded
+            .and_then(|s| Some((s, s.checked_add(page)?)))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "cannot map a task stack of {size} bytes: larger than the address space"
+                    ),
+                )
+            })
+    }
+
     /// Maps a stack with at least `size` usable bytes and a guard page below.
     pub fn new(size: usize) -> io::Result<Stack> {
         let page = page_size();
-        let size = size.max(MIN_STACK_SIZE).div_ceil(page) * page;
-        let len = size + page;
+        let (size, len) = Stack::layout(size)?;
         // SAFETY: an anonymous private mapping at a kernel-chosen address; no
         // existing memory is affected.
         let p = unsafe {
