@@ -254,6 +254,11 @@ fn traversal_attempts_never_leave_the_root() {
     // NUL and backslash are refused outright.
     assert_eq!(curl_i(&[&url("/static/a.txt%00")]).0, 400);
     assert_eq!(curl_i(&[&url("/static/..%5c..%5cetc%5cpasswd")]).0, 400);
+    // So is an escape that is not one (Go's "invalid URL escape").
+    for bad in ["/static/a%zz.txt", "/static/a.txt%", "/static/a.txt%4"] {
+        assert_eq!(curl_i(&["--path-as-is", &url(bad)]).0, 400, "{bad}");
+    }
+    assert_eq!(curl(&[&url("/static/a%2etxt")]), b"hello, file\n", "a valid escape");
     // A symlink inside the root is followed.
     assert_eq!(curl(&[&url("/static/inside-link")]), b"hello, file\n");
 }

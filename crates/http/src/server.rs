@@ -487,6 +487,15 @@ fn split_target(target: &str) -> Option<(String, String)> {
         Some((p, q)) => (p, q),
         None => (rest, ""),
     };
+    // Go's url.PathUnescape refuses a '%' not followed by two hex digits
+    // ("invalid URL escape", a 400); percent_decode_str would keep it as is.
+    let escapes_valid = raw_path
+        .split('%')
+        .skip(1)
+        .all(|after| after.len() >= 2 && after.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !escapes_valid {
+        return None;
+    }
     let path = percent_decode_str(raw_path).decode_utf8().ok()?;
     if path.contains('\0') {
         return None;
