@@ -258,7 +258,11 @@ fn traversal_attempts_never_leave_the_root() {
     for bad in ["/static/a%zz.txt", "/static/a.txt%", "/static/a.txt%4"] {
         assert_eq!(curl_i(&["--path-as-is", &url(bad)]).0, 400, "{bad}");
     }
-    assert_eq!(curl(&[&url("/static/a%2etxt")]), b"hello, file\n", "a valid escape");
+    assert_eq!(
+        curl(&[&url("/static/a%2etxt")]),
+        b"hello, file\n",
+        "a valid escape"
+    );
     // A symlink inside the root is followed.
     assert_eq!(curl(&[&url("/static/inside-link")]), b"hello, file\n");
 }
@@ -809,4 +813,22 @@ fn duration_max_server_timeouts_mean_none_and_never_panic() {
     );
     let body = curl(&[&format!("http://{addr}/one.bin")]);
     assert_eq!(body, b"x");
+}
+
+#[test]
+fn a_post_body_that_claims_more_than_its_buffer_is_an_error_not_a_panic() {
+    struct Liar;
+    impl Read for Liar {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            Ok(buf.len() + 1)
+        }
+    }
+    let url = format!("http://{}/static/a.txt", server());
+    let e = util::with_runtime(1, move || {
+        http::post(&url, "text/plain", Liar)
+            .map(|_| ())
+            .unwrap_err()
+    });
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
+    assert!(e.to_string().contains("invalid read result"), "{e}");
 }

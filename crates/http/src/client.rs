@@ -71,6 +71,14 @@ pub fn post(url: &str, content_type: &str, mut body: impl Read) -> io::Result<Re
     loop {
         let n = match body.read(&mut buf) {
             Ok(0) => break,
+            // A count past the buffer breaks `Read`'s contract: an error,
+            // not a slicing panic (as `io::copy`'s reads).
+            Ok(n) if n > buf.len() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "invalid read result",
+                ))
+            }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted && !netpark_net::is_cancelled(&e) => {
                 continue

@@ -157,6 +157,51 @@ fn copy_stops_at_the_first_write_error_or_short_write() {
     assert_eq!(io::done_before(&e), 10);
 }
 
+/// A reader that claims more bytes than the buffer it was given, then EOF.
+struct Liar(u8);
+
+impl Read for Liar {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Ok(0);
+        }
+        self.0 -= 1;
+        Ok(buf.len() + 10)
+    }
+}
+
+/// A writer that claims more bytes than it was given.
+struct LiarW;
+
+impl Write for LiarW {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len() + 5)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn readers_and_writers_that_claim_more_than_their_buffer_are_errors_not_panics() {
+    for e in [
+        io::copy(&mut Vec::new(), &mut Liar(2)).unwrap_err(),
+        io::copy_n(&mut Vec::new(), &mut Liar(2), 100).unwrap_err(),
+        io::read_full(&mut Liar(2), &mut [0u8; 4]).unwrap_err(),
+        io::read_at_least(&mut Liar(2), &mut [0u8; 8], 2).unwrap_err(),
+    ] {
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (ErrorKind::InvalidData, "invalid read result".into())
+        );
+    }
+    let e = io::copy(&mut LiarW, &mut &b"abc"[..]).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.to_string()),
+        (ErrorKind::InvalidData, "invalid write result".into())
+    );
+}
+
 #[test]
 fn copy_buffer_uses_the_callers_buffer_and_rejects_an_empty_one() {
     let mut buf = [0u8; 5];

@@ -14,6 +14,7 @@ use netpark_runtime::{record_copy, run_blocking, CopyPath};
 
 use super::ends::Source;
 use super::error::partial;
+use super::read::read_checked;
 use super::zero_copy::{self, chunk, classify, Kind, Outcome};
 use super::{buffer, probe, retryable};
 use crate::sys;
@@ -163,7 +164,7 @@ fn buffer_loop<W: Write + ?Sized, R: Read + ?Sized>(
         if want == 0 {
             break Ok(());
         }
-        match src.read(&mut buf[..want]) {
+        match read_checked(src, &mut buf[..want]) {
             Ok(0) => break Ok(()),
             Ok(n) => {
                 if let Err(e) = write_counted(dst, &buf[..n], &mut written) {

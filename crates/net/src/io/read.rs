@@ -39,7 +39,7 @@ pub fn read_at_least<R: Read + ?Sized>(
     }
     let mut n = 0;
     while n < min {
-        match src.read(&mut buf[n..]) {
+        match read_checked(src, &mut buf[n..]) {
             Ok(0) => {
                 let what = if n == 0 { "EOF" } else { "unexpected EOF" };
                 let e = io::Error::new(io::ErrorKind::UnexpectedEof, what);
@@ -63,4 +63,23 @@ pub fn read_at_least<R: Read + ?Sized>(
 pub fn read_full<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let min = buf.len();
     read_at_least(src, buf, min)
+}
+
+/// One read that trusts no count past the buffer: a `Read` that claims
+/// more than `buf.len()` bytes breaks `Read`'s contract, and slicing by
+/// its count would panic. The mirror of the writes' "invalid write result"
+/// (Go's `errInvalidWrite`).
+///
+/// # Errors
+///
+/// The reader's error; `InvalidData` ("invalid read result") for a count
+/// past the buffer.
+pub(super) fn read_checked<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    match src.read(buf) {
+        Ok(n) if n > buf.len() => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "invalid read result",
+        )),
+        r => r,
+    }
 }
