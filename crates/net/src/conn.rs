@@ -1,5 +1,6 @@
 //! Go's network-agnostic entry points: `listen` and `dial` by network name,
-//! returning a [`Listener`] and [`Conn`] that cover TCP and unix streams.
+//! returning a [`Listener`] (TCP and unix streams) and a [`Conn`] (those, and
+//! a dialed UDP socket, as Go's `Dial("udp", …)`).
 
 use std::fmt;
 use std::io;
@@ -10,6 +11,7 @@ use crate::dial::Dialer;
 use crate::error::{op_error, unknown_network};
 use crate::sys::UnixAddr;
 use crate::tcp::{ListenConfig, TcpListener, TcpStream};
+use crate::udp::UdpSocket;
 use crate::unix::{UnixListener, UnixStream};
 
 /// A network address (Go's `net.Addr`).
@@ -63,7 +65,9 @@ pub fn listen(network: &str, address: &str) -> io::Result<Listener> {
     }
 }
 
-/// Connects over a stream network (Go's `net.Dial`).
+/// Connects over a network (Go's `net.Dial`): `tcp`, `tcp4`, `tcp6`, `unix`,
+/// or `udp`, `udp4`, `udp6` (a socket that talks to that one peer; each
+/// write is one datagram).
 ///
 /// # Errors
 ///
@@ -72,6 +76,7 @@ pub fn dial(network: &str, address: &str) -> io::Result<Conn> {
     match network {
         "tcp" | "tcp4" | "tcp6" => Dialer::new().dial(network, address).map(Conn::Tcp),
         "unix" => UnixStream::connect_addr(&UnixAddr::parse(address)).map(Conn::Unix),
+        "udp" | "udp4" | "udp6" => UdpSocket::dial(network, address).map(Conn::Udp),
         _ => Err(op_error(
             "dial",
             network,
@@ -117,13 +122,16 @@ impl Listener {
     }
 }
 
-/// A stream connection of any network (Go's `net.Conn`).
+/// A connection of any network (Go's `net.Conn`).
 #[derive(Debug)]
 pub enum Conn {
     /// A TCP connection.
     Tcp(TcpStream),
     /// A unix-domain connection.
     Unix(UnixStream),
+    /// A UDP socket connected to one peer: a read is one datagram (the
+    /// rest of a longer one is dropped, as Go's), a write sends one.
+    Udp(UdpSocket),
 }
 
 impl Conn {
@@ -136,6 +144,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.read(buf),
             Conn::Unix(s) => s.read(buf),
+            Conn::Udp(s) => s.recv(buf),
         }
     }
 
@@ -148,6 +157,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.write(buf),
             Conn::Unix(s) => s.write(buf),
+            Conn::Udp(s) => s.send(buf),
         }
     }
 
@@ -160,6 +170,8 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.write_all(buf),
             Conn::Unix(s) => s.write_all(buf),
+            // A datagram goes whole or fails (EMSGSIZE): one send.
+            Conn::Udp(s) => s.send(buf).map(drop),
         }
     }
 
@@ -172,6 +184,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.close(),
             Conn::Unix(s) => s.close(),
+            Conn::Udp(s) => s.close(),
         }
     }
 
@@ -186,6 +199,15 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.shutdown(how),
             Conn::Unix(s) => s.shutdown(how),
+            // Go's UDPConn has no CloseWrite: there is no stream to end.
+            Conn::Udp(s) => Err(op_error(
+                "shutdown",
+                "udp",
+                s.local_addr().ok().map(|a| a.to_string()),
+                s.peer_addr().ok().map(|a| a.to_string()),
+                None,
+                io::Error::new(io::ErrorKind::Unsupported, "operation not supported"),
+            )),
         }
     }
 
@@ -198,6 +220,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.set_deadline(t),
             Conn::Unix(s) => s.set_deadline(t),
+            Conn::Udp(s) => s.set_deadline(t),
         }
     }
 
@@ -210,6 +233,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.set_read_deadline(t),
             Conn::Unix(s) => s.set_read_deadline(t),
+            Conn::Udp(s) => s.set_read_deadline(t),
         }
     }
 
@@ -222,6 +246,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.set_write_deadline(t),
             Conn::Unix(s) => s.set_write_deadline(t),
+            Conn::Udp(s) => s.set_write_deadline(t),
         }
     }
 
@@ -237,6 +262,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.try_clone().map(Conn::Tcp),
             Conn::Unix(s) => s.try_clone().map(Conn::Unix),
+            Conn::Udp(s) => s.try_clone().map(Conn::Udp),
         }
     }
 
@@ -245,6 +271,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => Addr::Inet(s.local_addr().expect("address is cached")),
             Conn::Unix(s) => Addr::Unix(s.local_addr().expect("address is cached")),
+            Conn::Udp(s) => Addr::Inet(s.local_addr().expect("address is cached")),
         }
     }
 
@@ -253,6 +280,11 @@ impl Conn {
         match self {
             Conn::Tcp(s) => Addr::Inet(s.peer_addr().expect("address is cached")),
             Conn::Unix(s) => Addr::Unix(s.peer_addr().expect("address is cached")),
+            // Unconnected (a socket wrapped by hand): Go's nil, as 0.0.0.0:0.
+            Conn::Udp(s) => Addr::Inet(
+                s.peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
+            ),
         }
     }
 }

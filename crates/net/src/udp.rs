@@ -74,6 +74,58 @@ impl UdpSocket {
         Ok(s)
     }
 
+    /// A socket connected to `address` on a Go network name (`udp`, `udp4`,
+    /// `udp6`; Go's `Dial("udp", …)`): bound to an ephemeral port of the
+    /// peer's family, it sends to and receives from that peer only. An
+    /// empty or unspecified host is this machine's loopback, as in Go.
+    ///
+    /// # Errors
+    ///
+    /// Go-shaped: `dial udp: missing address`, `dial udp9: unknown network
+    /// udp9`, `dial udp: lookup nosuch.invalid: no such host`, …
+    pub fn dial(network: &str, address: &str) -> io::Result<UdpSocket> {
+        let wrap = |e| op_error("dial", network, None, None, None, e);
+        let family = addr::parse_ip_network(network, "udp").map_err(wrap)?;
+        let (addrs, port) = addr::resolve(family, address).map_err(wrap)?;
+        let loopback = || match family {
+            addr::Family::V6 => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            _ => std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+        };
+        let peer = match addrs.as_deref() {
+            Some([a, ..]) if !a.ip().is_unspecified() => *a,
+            _ => SocketAddr::new(loopback(), port),
+        };
+        let err = |sc, e| op_error("dial", network, None, Some(peer.to_string()), sc, e);
+        let fd = sys::socket(addr::family_of(&peer), libc::SOCK_DGRAM)
+            .map_err(|e| err(Some("socket"), e))?;
+        // A datagram socket's connect only names the peer: it never waits.
+        sys::connect(fd.as_raw_fd(), &RawAddr::from_inet(&peer))
+            .map_err(|e| err(Some("connect"), e))?;
+        let local = sys::local_addr(fd.as_raw_fd())
+            .and_then(|r| r.to_inet())
+            .map_err(|e| err(Some("getsockname"), e))?;
+        Ok(UdpSocket {
+            fd: NetFd::new_socket(fd).map_err(|e| err(None, e))?,
+            local,
+            peer: Mutex::new(Some(peer)),
+        })
+    }
+
+    /// A second handle to the same socket, as
+    /// [`TcpStream::try_clone`](crate::TcpStream::try_clone).
+    ///
+    /// # Errors
+    ///
+    /// After close; the OS error (`EMFILE`, …).
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        let fd = self.fd.with(sys::dup)?;
+        Ok(UdpSocket {
+            fd: NetFd::new_socket(fd)?,
+            local: self.local,
+            peer: Mutex::new(*self.peer.lock()),
+        })
+    }
+
     fn bind_one(a: &SocketAddr) -> io::Result<UdpSocket> {
         UdpSocket::bind_raw(a, false)
     }
