@@ -66,10 +66,16 @@ fn a_table_of_bad_addresses_each_gives_a_clear_error() {
                 "dial tcp4: address ::1: no suitable address found",
             ),
             (
-                "udp",
+                "ip4",
                 "127.0.0.1:80",
                 io::ErrorKind::InvalidInput,
-                "dial udp: unknown network udp",
+                "dial ip4: unknown network ip4",
+            ),
+            (
+                "udp6",
+                "127.0.0.1:53",
+                io::ErrorKind::InvalidInput,
+                "dial udp6: address 127.0.0.1: no suitable address found",
             ),
         ];
         for (net, addr, kind, text) in cases {
