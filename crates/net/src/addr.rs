@@ -29,8 +29,19 @@ pub(crate) fn parse_ip_network(net: &str, base: &str) -> io::Result<Family> {
     }
 }
 
-/// Go's `SplitHostPort`: `host:port`, `[v6]:port`, `:port`.
-pub(crate) fn split_host_port(hostport: &str) -> io::Result<(&str, &str)> {
+/// Splits `host:port`, `[v6]:port` or `:port` into host and port (Go's
+/// `net.SplitHostPort`).
+///
+/// ```
+/// assert_eq!(netpark_net::split_host_port("[::1]:80").unwrap(), ("::1", "80"));
+/// assert!(netpark_net::split_host_port("::1:80").is_err()); // too many colons
+/// ```
+///
+/// # Errors
+///
+/// `InvalidInput` in Go's words: `address ::1:80: too many colons in
+/// address`, `missing port in address`, `missing ']' in address`, …
+pub fn split_host_port(hostport: &str) -> io::Result<(&str, &str)> {
     if let Some(rest) = hostport.strip_prefix('[') {
         let end = rest
             .find(']')
@@ -51,6 +62,62 @@ pub(crate) fn split_host_port(hostport: &str) -> io::Result<(&str, &str)> {
         return Err(addr_error("too many colons in address", hostport));
     }
     Ok((host, &hostport[i + 1..]))
+}
+
+/// `host:port`, with brackets around a host that holds a colon (Go's
+/// `net.JoinHostPort`): the inverse of [`split_host_port`].
+///
+/// ```
+/// assert_eq!(netpark_net::join_host_port("::1", "80"), "[::1]:80");
+/// assert_eq!(netpark_net::join_host_port("example.com", "443"), "example.com:443");
+/// ```
+pub fn join_host_port(host: &str, port: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The addresses of `host` (Go's `net.LookupIP`): an IP literal as is, a
+/// name through `getaddrinfo(3)`, which blocks, so inside a task it runs
+/// on a helper thread ([`run_blocking`](netpark_runtime::run_blocking))
+/// while the task parks.
+///
+/// # Errors
+///
+/// `NotFound`, `lookup {host}: no such host`, as Go's; `InvalidInput` for
+/// an empty host.
+pub fn lookup_ip(host: &str) -> io::Result<Vec<IpAddr>> {
+    if host.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "lookup: missing host",
+        ));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    let no_such_host = || {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("lookup {host}: no such host"),
+        )
+    };
+    if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        // Looks like a dotted quad but is not one: "256.1.1.1".
+        return Err(no_such_host());
+    }
+    let name = host.to_string();
+    let found = netpark_runtime::run_blocking(move || {
+        (name.as_str(), 0)
+            .to_socket_addrs()
+            .map(|it| it.map(|a| a.ip()).collect::<Vec<IpAddr>>())
+    })?;
+    match found {
+        Ok(ips) if !ips.is_empty() => Ok(ips),
+        _ => Err(no_such_host()),
+    }
 }
 
 /// A numeric port; empty means 0 (Go's `"127.0.0.1:"`).
@@ -87,35 +154,7 @@ pub(crate) fn resolve(
     if host.is_empty() {
         return Ok((None, port));
     }
-    let ips: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => {
-            if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                // Looks like a dotted quad but is not one: "256.1.1.1".
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("lookup {host}: no such host"),
-                ));
-            }
-            // getaddrinfo blocks: inside a task it runs on a helper thread
-            // while the task parks, so the worker keeps running the others.
-            let name = host.to_string();
-            let found = netpark_runtime::run_blocking(move || {
-                (name.as_str(), port)
-                    .to_socket_addrs()
-                    .map(|it| it.map(|a| a.ip()).collect::<Vec<IpAddr>>())
-            })?;
-            match found {
-                Ok(ips) => ips,
-                Err(_) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("lookup {host}: no such host"),
-                    ))
-                }
-            }
-        }
-    };
+    let ips = lookup_ip(host)?;
     let addrs: Vec<SocketAddr> = ips
         .into_iter()
         .filter(|ip| match family {

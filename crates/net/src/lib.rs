@@ -61,6 +61,7 @@ mod tcp;
 mod udp;
 mod unix;
 
+pub use addr::{join_host_port, lookup_ip, split_host_port};
 pub use conn::{dial, listen, Addr, Conn, Listener};
 pub use dial::Dialer;
 pub use error::{

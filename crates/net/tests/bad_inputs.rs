@@ -145,3 +145,53 @@ fn the_control_callback_runs_before_bind_and_can_refuse() {
         assert!(e.to_string().ends_with("refused by control"), "{e}");
     });
 }
+
+#[test]
+fn split_join_and_lookup_follow_go() {
+    use netpark_net::{join_host_port, lookup_ip, split_host_port};
+    assert_eq!(split_host_port("[::1]:80").unwrap(), ("::1", "80"));
+    assert_eq!(split_host_port(":8080").unwrap(), ("", "8080"));
+    assert_eq!(
+        split_host_port("example.com:443").unwrap(),
+        ("example.com", "443")
+    );
+    for (bad, why) in [
+        ("::1:80", "address ::1:80: too many colons in address"),
+        (
+            "example.com",
+            "address example.com: missing port in address",
+        ),
+        ("[::1", "address [::1: missing ']' in address"),
+    ] {
+        let e = split_host_port(bad).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (io::ErrorKind::InvalidInput, why.to_string())
+        );
+    }
+    for (host, port) in [("::1", "80"), ("10.0.0.1", "1"), ("example.com", "443")] {
+        let joined = join_host_port(host, port);
+        assert_eq!(split_host_port(&joined).unwrap(), (host, port), "{joined}");
+    }
+    // Lookups: literals as they are, names on a helper thread inside a task.
+    let ips = with_runtime(1, || {
+        assert_eq!(
+            lookup_ip("::1").unwrap(),
+            vec!["::1".parse::<std::net::IpAddr>().unwrap()]
+        );
+        lookup_ip("localhost").unwrap()
+    });
+    assert!(ips.iter().all(|ip| ip.is_loopback()), "{ips:?}");
+    let e = lookup_ip("256.1.1.1").unwrap_err();
+    assert_eq!(
+        (e.kind(), e.to_string()),
+        (
+            io::ErrorKind::NotFound,
+            "lookup 256.1.1.1: no such host".into()
+        )
+    );
+    assert_eq!(
+        lookup_ip("").unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+}
