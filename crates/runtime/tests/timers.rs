@@ -203,6 +203,12 @@ fn a_duration_max_timeout_means_no_timeout_and_never_panics() {
         assert_eq!(e.kind(), std::io::ErrorKind::Interrupted);
         assert!(rt::time::after(forever).try_recv().is_err());
         drop(rt::time::tick(forever));
+        // A zero period is Go's nil channel: it never delivers, never closes.
+        let zero = rt::time::tick(Duration::ZERO);
+        assert_eq!(
+            zero.recv_timeout(Duration::from_millis(20)),
+            Err(rt::sync::TryRecvError::Empty)
+        );
         let pair = Arc::new((Mutex::new(false), Condvar::new()));
         let p2 = pair.clone();
         let notifier = rt::spawn(move || {

@@ -93,13 +93,12 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// A channel that gets the time every `period` (Go's `time.Tick`). A tick
 /// the receiver has not taken by the next one is dropped, so a slow
 /// receiver gets no burst (Go's ticker does the same); the ticks stop, and
-/// the feeding task ends, once the receiver is dropped.
-///
-/// # Panics
-///
-/// When `period` is zero (Go's `NewTicker` panics too).
+/// the feeding task ends, once the receiver is dropped. A zero `period`
+/// gives a channel that never delivers, as Go's `Tick` gives a nil one.
 pub fn tick(period: Duration) -> Receiver<Instant> {
-    assert!(!period.is_zero(), "netpark: tick with a zero period");
+    if period.is_zero() {
+        return never();
+    }
     let (tx, rx) = channel(1);
     feed("time.Tick", move || {
         let mut next = deadline_after(period);
@@ -119,20 +118,34 @@ pub fn tick(period: Duration) -> Receiver<Instant> {
     rx
 }
 
+/// A receiver that never gets a value and never closes (Go's nil channel):
+/// one process-wide channel whose sender lives forever and never sends.
+fn never() -> Receiver<Instant> {
+    static NEVER: std::sync::OnceLock<(crate::sync::Sender<Instant>, Receiver<Instant>)> =
+        std::sync::OnceLock::new();
+    NEVER.get_or_init(|| channel(0)).1.clone()
+}
+
 /// Runs a timer channel's feeder: a named task of the caller's runtime, or
-/// a plain thread outside one.
+/// a plain thread outside one (or when no task stack can be mapped). If
+/// neither can start, the feeder is dropped with its `Sender`, and the
+/// receiver sees the channel closed: an error to its `recv`, not a panic.
 fn feed(name: &'static str, f: impl FnOnce() + Send + 'static) {
-    match crate::Handle::try_current() {
-        Some(h) => {
-            if let Err(e) = crate::task::Builder::new().name(name).spawn_on(&h, f) {
-                panic!("{e}");
-            }
+    let slot = std::sync::Arc::new(parking_lot::Mutex::new(Some(f)));
+    let body = move || {
+        let f = slot.lock().take();
+        if let Some(f) = f {
+            f();
         }
-        None => {
-            std::thread::Builder::new()
-                .name(name.into())
-                .spawn(f)
-                .expect("netpark: cannot start a timer thread");
+    };
+    if let Some(h) = crate::Handle::try_current() {
+        if crate::task::Builder::new()
+            .name(name)
+            .spawn_on(&h, body.clone())
+            .is_ok()
+        {
+            return;
         }
     }
+    let _ = std::thread::Builder::new().name(name.into()).spawn(body);
 }
