@@ -101,13 +101,23 @@ impl UdpSocket {
         // A datagram socket's connect only names the peer: it never waits.
         sys::connect(fd.as_raw_fd(), &RawAddr::from_inet(&peer))
             .map_err(|e| err(Some("connect"), e))?;
+        UdpSocket::from_fd(fd, Some(peer), err)
+    }
+
+    /// Wraps a bound (or connected) socket: its address as the kernel
+    /// chose it, its fd registered; `err` gives a failure Go's context.
+    fn from_fd(
+        fd: std::os::fd::OwnedFd,
+        peer: Option<SocketAddr>,
+        err: impl Fn(Option<&'static str>, io::Error) -> io::Error,
+    ) -> io::Result<UdpSocket> {
         let local = sys::local_addr(fd.as_raw_fd())
             .and_then(|r| r.to_inet())
             .map_err(|e| err(Some("getsockname"), e))?;
         Ok(UdpSocket {
             fd: NetFd::new_socket(fd).map_err(|e| err(None, e))?,
             local,
-            peer: Mutex::new(Some(peer)),
+            peer: Mutex::new(peer),
         })
     }
 
@@ -144,14 +154,7 @@ impl UdpSocket {
             .map_err(|e| err(Some("setsockopt"), e))?;
         }
         sys::bind(fd.as_raw_fd(), &RawAddr::from_inet(a)).map_err(|e| err(Some("bind"), e))?;
-        let local = sys::local_addr(fd.as_raw_fd())
-            .and_then(|r| r.to_inet())
-            .map_err(|e| err(Some("getsockname"), e))?;
-        Ok(UdpSocket {
-            fd: NetFd::new_socket(fd).map_err(|e| err(None, e))?,
-            local,
-            peer: Mutex::new(None),
-        })
+        UdpSocket::from_fd(fd, None, err)
     }
 
     fn err(&self, op: &'static str, peer: Option<SocketAddr>, e: io::Error) -> io::Error {
