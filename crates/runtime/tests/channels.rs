@@ -394,6 +394,27 @@ fn a_panicking_once_lock_initialiser_leaves_it_empty_for_the_next_caller() {
 fn the_sync_primitives_work_between_plain_threads() {
     use netpark_runtime::sync::{Condvar, Mutex, RwLock, Select};
     util::within(LIMIT, || {
+        // A OnceLock whose initialiser sleeps: the other threads park on it
+        // and all see the one value.
+        let cell = Arc::new(OnceLock::new());
+        let runs = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..4u64)
+            .map(|i| {
+                let (cell, runs) = (cell.clone(), runs.clone());
+                std::thread::spawn(move || {
+                    *cell
+                        .get_or_init(|| {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(20));
+                            i
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        let got: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(got.iter().all(|&v| v == got[0]), "{got:?}");
         for cap in [0, 1, 1024] {
             let (ping, ping_rx) = channel::<u32>(cap);
             let (pong, pong_rx) = channel::<u32>(cap);
