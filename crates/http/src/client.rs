@@ -69,16 +69,9 @@ pub fn post(url: &str, content_type: &str, mut body: impl Read) -> io::Result<Re
     let mut buf = vec![0u8; 32 * 1024];
     let mut chunk = Vec::with_capacity(buf.len() + 16);
     loop {
-        let n = match body.read(&mut buf) {
+        // A count past the buffer is an error, not a slicing panic.
+        let n = match netpark_net::io::read_checked(&mut body, &mut buf) {
             Ok(0) => break,
-            // A count past the buffer breaks `Read`'s contract: an error,
-            // not a slicing panic (as `io::copy`'s reads).
-            Ok(n) if n > buf.len() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "invalid read result",
-                ))
-            }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted && !netpark_net::is_cancelled(&e) => {
                 continue

@@ -52,7 +52,7 @@ pub use ends::{Fd, FdReader, FdWriter};
 pub use error::{done_before, Partial};
 pub use os_pipe::{os_pipe, OsPipeReader, OsPipeWriter};
 pub use pipe::{pipe, PipeReader, PipeWriter};
-pub use read::{read_at_least, read_full};
+pub use read::{read_at_least, read_checked, read_full};
 
 /// Whether an error is worth retrying at once: `EINTR`, but never a netpark
 /// task cancellation (also `Interrupted`), which would then spin.

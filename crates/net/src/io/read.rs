@@ -68,13 +68,14 @@ pub fn read_full<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> io::Result<us
 /// One read that trusts no count past the buffer: a `Read` that claims
 /// more than `buf.len()` bytes breaks `Read`'s contract, and slicing by
 /// its count would panic. The mirror of the writes' "invalid write result"
-/// (Go's `errInvalidWrite`).
+/// (Go's `errInvalidWrite`). Every read netpark makes from a caller's
+/// `Read` goes through here (the copy loop, `read_at_least`, `http::post`).
 ///
 /// # Errors
 ///
 /// The reader's error; `InvalidData` ("invalid read result") for a count
 /// past the buffer.
-pub(super) fn read_checked<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+pub fn read_checked<R: Read + ?Sized>(src: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     match src.read(buf) {
         Ok(n) if n > buf.len() => Err(io::Error::new(
             io::ErrorKind::InvalidData,
